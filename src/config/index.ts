@@ -1,0 +1,1 @@
+export { type BackendConfig, ConfigError, type GatewayConfig, loadConfigFile, parseConfig } from "./load.js";

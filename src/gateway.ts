@@ -1,0 +1,63 @@
+import { buildTools, type ToolDef } from "./catalog/index.js";
+import type { GatewayConfig } from "./config/index.js";
+import { loadDescriptors } from "./descriptors/index.js";
+import { createStreamableHttpHandler, type HttpHandler, type HttpListener, listen } from "./http/index.js";
+import { type BackendHandle, createArgumentValidator, createBackendTransport } from "./invoke/index.js";
+import { createMcpServer, type McpServer } from "./mcp/index.js";
+import { VERSION } from "./version.js";
+
+/** A running (or ready to run) gateway. */
+export interface Gateway {
+  readonly tools: readonly ToolDef[];
+  readonly mcp: McpServer;
+  /** Starts the HTTP listener on the configured address. */
+  listen(): Promise<HttpListener>;
+}
+
+/**
+ * Creates a gateway from its configuration: loads every backend's descriptors
+ * (file or server reflection), builds the tool catalog — failing fast on name
+ * collisions — and wires the MCP core to the Streamable HTTP endpoint.
+ */
+export async function createGateway(config: GatewayConfig): Promise<Gateway> {
+  const handles = new Map<string, BackendHandle>();
+  const catalogInput = await Promise.all(
+    config.backends.map(async (b) => {
+      const transport = createBackendTransport({ target: b.target, protocol: b.protocol });
+      const loaded = await loadDescriptors(
+        b.descriptors.kind === "file"
+          ? b.descriptors
+          : { kind: "reflection", transport: reflectionTransport(b) },
+      );
+      const wanted = new Set(b.services);
+      const services = loaded.services.filter((s) => wanted.size === 0 || wanted.has(s.typeName));
+      for (const name of wanted) {
+        if (!services.some((s) => s.typeName === name)) {
+          throw new Error(`backend "${b.name}": service ${name} is not in its descriptors`);
+        }
+      }
+      handles.set(b.name, {
+        name: b.name,
+        transport,
+        registry: loaded.registry,
+        timeoutMs: b.timeoutMs,
+        validator: createArgumentValidator(loaded.registry),
+      });
+      return { backend: b.name, services };
+    }),
+  );
+  const tools = buildTools(catalogInput);
+  const mcp = createMcpServer({
+    info: { name: config.serverName, version: VERSION },
+    tools,
+    backends: handles,
+  });
+  const mcpHandler = createStreamableHttpHandler({ server: mcp, maxBodyBytes: config.maxBodyBytes });
+  const routes = new Map<string, HttpHandler>([[config.path, mcpHandler]]);
+  return { tools, mcp, listen: () => listen(config.host, config.port, routes) };
+
+  /** Reflection is a gRPC service: always ask over gRPC, whatever the backend's call protocol. */
+  function reflectionTransport(b: GatewayConfig["backends"][number]) {
+    return createBackendTransport({ target: b.target, protocol: "grpc" });
+  }
+}

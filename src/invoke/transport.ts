@@ -1,0 +1,36 @@
+import type { Registry } from "@bufbuild/protobuf";
+import type { Transport } from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+
+/** The RPC protocol spoken to a backend. */
+export type BackendProtocol = "grpc" | "connect" | "grpc-web";
+
+/** What the gateway needs to reach one backend. */
+export interface TransportOptions {
+  /** `http://host:port` (h2c) or `https://host:port` (TLS). */
+  readonly target: string;
+  readonly protocol: BackendProtocol;
+  /** Types for `google.protobuf.Any` in JSON payloads (Connect JSON). */
+  readonly registry?: Registry;
+}
+
+/**
+ * Creates the Connect transport for a backend. gRPC always runs over HTTP/2
+ * (h2c for `http://`, TLS for `https://`); Connect uses HTTP/2 as well, and
+ * gRPC-Web HTTP/1.1, as browsers and proxies in front of such backends expect.
+ */
+export function createBackendTransport(options: TransportOptions): Transport {
+  const baseUrl = options.target.replace(/\/+$/, "");
+  switch (options.protocol) {
+    case "grpc":
+      return createGrpcTransport({ baseUrl });
+    case "connect":
+      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
+    case "grpc-web":
+      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true });
+  }
+}
