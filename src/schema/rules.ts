@@ -33,9 +33,8 @@ export function fieldBehaviors(field: DescField): ReadonlySet<number> {
   const out = new Set<number>();
   for (const u of field.proto.options?.$unknown ?? []) {
     if (u.no !== FIELD_BEHAVIOR) continue;
+    // Unknown-field data holds the value without its tag (a length prefix for packed values).
     const r = new BinaryReader(u.data);
-    // The unknown-field bytes start with the tag.
-    r.tag();
     if (u.wireType === WireType.LengthDelimited) {
       const end = r.uint32() + r.pos;
       while (r.pos < end) out.add(r.int32());

@@ -1,0 +1,64 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type EchoRequest,
+  EchoResponseSchema,
+  EchoService,
+} from "../../gen/es/mcpengine/testing/v1/kitchen_sink_pb.js";
+import { buildTools } from "../../src/catalog/index.js";
+import {
+  type BackendProtocol,
+  callTool,
+  createArgumentValidator,
+  createBackendTransport,
+} from "../../src/invoke/index.js";
+import { startConnectServer } from "../support/echo-server.js";
+import { imageRegistry, imageService } from "../support/image.js";
+
+type Server = Awaited<ReturnType<typeof startConnectServer>>;
+let h2c: Server;
+let http1: Server;
+const seenTimeouts: (string | null)[] = [];
+const impl = {
+  echo: async (req: EchoRequest, ctx: HandlerContext) => {
+    seenTimeouts.push(ctx.requestHeader.get("grpc-timeout") ?? ctx.requestHeader.get("connect-timeout-ms"));
+    return create(EchoResponseSchema, { sink: req.sink });
+  },
+};
+
+beforeAll(async () => {
+  h2c = await startConnectServer(EchoService, impl);
+  // gRPC-Web backends usually sit behind HTTP/1.1 proxies.
+  http1 = await startConnectServer(EchoService, impl, { http1: true });
+});
+afterAll(() => Promise.all([h2c.close(), http1.close()]));
+
+const [echoTool] = buildTools([
+  { backend: "echo", services: [imageService("mcpengine.testing.v1.EchoService")] },
+]);
+
+describe.each<BackendProtocol>(["grpc", "connect", "grpc-web"])("a %s backend", (protocol) => {
+  it("serves a tool call with the deadline propagated", async () => {
+    if (!echoTool) throw new Error("no echo tool");
+    const registry = imageRegistry();
+    const server = protocol === "grpc-web" ? http1 : h2c;
+    const transport = createBackendTransport({ target: `${server.url}/`, protocol });
+    const backend = {
+      name: "echo",
+      transport,
+      registry,
+      timeoutMs: 1_500,
+      validator: createArgumentValidator(registry),
+    };
+    seenTimeouts.length = 0;
+    const result = await callTool(echoTool, { sink: { text: "hi", i64: "5" } }, backend);
+    expect(result.structuredContent, JSON.stringify(result.content)).toEqual({
+      sink: { text: "hi", i64: "5" },
+    });
+    const header = seenTimeouts[0];
+    expect(header).toBeTruthy();
+    // gRPC sends e.g. "1499m"; Connect sends milliseconds.
+    expect(Number.parseInt(header ?? "", 10)).toBeLessThanOrEqual(1_500);
+  });
+});
