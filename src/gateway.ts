@@ -1,7 +1,15 @@
+import { createResourceServer, type ResourceServer } from "./auth/index.js";
 import { buildTools, type ToolDef } from "./catalog/index.js";
 import type { GatewayConfig } from "./config/index.js";
 import { loadDescriptors } from "./descriptors/index.js";
-import { createStreamableHttpHandler, type HttpHandler, type HttpListener, listen } from "./http/index.js";
+import {
+  createMetadataHandler,
+  createStreamableHttpHandler,
+  type HttpHandler,
+  type HttpListener,
+  listen,
+} from "./http/index.js";
+import { createBackendCredentials } from "./identity.js";
 import { type BackendHandle, createArgumentValidator, createBackendTransport } from "./invoke/index.js";
 import { createMcpServer, type McpServer } from "./mcp/index.js";
 import { VERSION } from "./version.js";
@@ -10,6 +18,8 @@ import { VERSION } from "./version.js";
 export interface Gateway {
   readonly tools: readonly ToolDef[];
   readonly mcp: McpServer;
+  /** The resource server, when auth is configured. */
+  readonly auth: ResourceServer | undefined;
   /** Starts the HTTP listener on the configured address. */
   listen(): Promise<HttpListener>;
 }
@@ -47,14 +57,27 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     }),
   );
   const tools = buildTools(catalogInput);
+  const auth = config.auth
+    ? createResourceServer(config.auth, config.publicUrl ? { publicUrl: config.publicUrl } : {})
+    : undefined;
   const mcp = createMcpServer({
     info: { name: config.serverName, version: VERSION },
     tools,
     backends: handles,
+    enforceScopes: auth !== undefined,
+    backendHeaders: createBackendCredentials(config),
   });
-  const mcpHandler = createStreamableHttpHandler({ server: mcp, maxBodyBytes: config.maxBodyBytes });
+  const mcpHandler = createStreamableHttpHandler({
+    server: mcp,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(auth ? { auth } : {}),
+  });
   const routes = new Map<string, HttpHandler>([[config.path, mcpHandler]]);
-  return { tools, mcp, listen: () => listen(config.host, config.port, routes) };
+  if (auth) {
+    const metadata = createMetadataHandler(auth);
+    for (const path of auth.metadataPaths) routes.set(path, metadata);
+  }
+  return { tools, mcp, auth, listen: () => listen(config.host, config.port, routes) };
 
   /** Reflection is a gRPC service: always ask over gRPC, whatever the backend's call protocol. */
   function reflectionTransport(b: GatewayConfig["backends"][number]) {

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { parse as parseYaml } from "yaml";
 import { ConfigSchema, BackendProtocol as ProtoProtocol } from "../../gen/es/mcpengine/v1/config_pb.js";
+import { type AuthSettings, authSettings } from "../auth/index.js";
 import type { BackendProtocol } from "../invoke/index.js";
 
 /** A backend after defaults are applied. */
@@ -14,6 +15,17 @@ export interface BackendConfig {
   readonly protocol: BackendProtocol;
   readonly timeoutMs: number;
   readonly services: readonly string[];
+  readonly identity: BackendIdentity;
+}
+
+/** How the caller's identity reaches a backend. */
+export interface BackendIdentity {
+  /** forward: the caller's bearer token; exchange: an RFC 8693 token for `exchangeAudience`; none. */
+  readonly mode: "forward" | "exchange" | "none";
+  readonly exchangeAudience?: string;
+  readonly exchangeScopes: readonly string[];
+  /** Claims sent as `x-mcpengine-claim-<name>`. */
+  readonly claims: readonly string[];
 }
 
 /** The gateway configuration after defaults are applied and checked. */
@@ -24,6 +36,10 @@ export interface GatewayConfig {
   readonly serverName: string;
   readonly maxBodyBytes: number;
   readonly backends: readonly BackendConfig[];
+  /** Bearer-token validation; absent when the gateway runs without auth. */
+  readonly auth?: AuthSettings;
+  /** Public origin of the gateway, when it differs from the listen address. */
+  readonly publicUrl?: string;
 }
 
 /** A configuration problem, with the place it was found. */
@@ -98,7 +114,23 @@ export function parseConfig(
       ? Number(b.timeout.seconds) * 1000 + Math.round(b.timeout.nanos / 1e6)
       : 30_000;
     if (timeoutMs <= 0) throw new ConfigError(`${where}: timeout must be positive`);
+    const mode = b.identity?.mode || (msg.auth ? "forward" : "none");
+    if (mode !== "forward" && mode !== "exchange" && mode !== "none") {
+      throw new ConfigError(`${where}.identity.mode: must be forward, exchange or none, got "${mode}"`);
+    }
+    if (mode === "exchange" && !b.identity?.exchangeAudience) {
+      throw new ConfigError(`${where}.identity.exchange_audience: required for mode exchange`);
+    }
+    if (mode !== "none" && !msg.auth)
+      throw new ConfigError(`${where}.identity.mode: ${mode} needs an auth section`);
+    const identity: BackendIdentity = {
+      mode,
+      ...(b.identity?.exchangeAudience ? { exchangeAudience: b.identity.exchangeAudience } : {}),
+      exchangeScopes: b.identity?.exchangeScopes ?? [],
+      claims: b.identity?.claims ?? [],
+    };
     return {
+      identity,
       name: b.name,
       target: b.target,
       descriptors:
@@ -108,7 +140,25 @@ export function parseConfig(
       services: b.services,
     };
   });
+  let auth: AuthSettings | undefined;
+  if (msg.auth) {
+    try {
+      auth = authSettings(msg.auth, `${source}: auth`);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    if (backends.some((b) => b.identity.mode === "exchange") && !(auth.clientId && auth.clientSecret)) {
+      throw new ConfigError(
+        `${source}: auth.client_id and auth.client_secret are required for token exchange`,
+      );
+    }
+  }
+  if (msg.publicUrl && !/^https?:\/\/[^/]+\/?$/.test(msg.publicUrl)) {
+    throw new ConfigError(`${source}: public_url must be scheme://host[:port], got "${msg.publicUrl}"`);
+  }
   return {
+    ...(auth ? { auth } : {}),
+    ...(msg.publicUrl ? { publicUrl: msg.publicUrl } : {}),
     host,
     port,
     path,

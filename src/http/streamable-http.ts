@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AuthFailure, Identity, ResourceServer } from "../auth/index.js";
 import {
   classify,
   ErrorCode,
   failure,
+  InsufficientScopeError,
   isSupportedVersion,
   type JsonRpcResponse,
   type McpServer,
@@ -14,6 +16,8 @@ export interface StreamableHttpOptions {
   readonly server: McpServer;
   /** Largest accepted request body in bytes. */
   readonly maxBodyBytes: number;
+  /** Bearer-token validation; every request needs a valid token when set. */
+  readonly auth?: ResourceServer;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
@@ -31,6 +35,15 @@ export function createStreamableHttpHandler(options: StreamableHttpOptions) {
       res.writeHead(405, { allow: "POST" }).end();
       req.resume();
       return;
+    }
+    let identity: Identity | undefined;
+    if (options.auth) {
+      const result = await options.auth.authenticate(req.headers.authorization);
+      if (!result.ok) {
+        req.resume();
+        return refuse(res, result);
+      }
+      identity = result.identity;
     }
     const version = req.headers["mcp-protocol-version"];
     if (version !== undefined && !isSupportedVersion(version)) {
@@ -90,8 +103,20 @@ export function createStreamableHttpHandler(options: StreamableHttpOptions) {
           if (!res.writableFinished) abort.abort(new Error("client disconnected"));
         };
         res.on("close", onClose);
-        const reply = await options.server.handle(msg.message, { signal: abort.signal });
-        res.off("close", onClose);
+        let reply: JsonRpcResponse | undefined;
+        try {
+          reply = await options.server.handle(msg.message, {
+            signal: abort.signal,
+            ...(identity ? { identity } : {}),
+          });
+        } catch (err) {
+          if (err instanceof InsufficientScopeError && options.auth) {
+            return refuse(res, options.auth.insufficientScope(err.required));
+          }
+          throw err;
+        } finally {
+          res.off("close", onClose);
+        }
         if (reply) sendJson(res, 200, reply);
         else res.writeHead(202).end();
         return;
@@ -104,4 +129,12 @@ function sendJson(res: ServerResponse, status: number, payload: JsonRpcResponse,
   if (res.destroyed) return;
   const body = JSON.stringify(payload);
   res.writeHead(status, close ? { ...JSON_HEADERS, connection: "close" } : JSON_HEADERS).end(body);
+}
+
+/** Answers an authentication or authorization failure (RFC 6750 §3). */
+export function refuse(res: ServerResponse, failure: AuthFailure): void {
+  const body = failure.error
+    ? JSON.stringify({ error: failure.error, error_description: failure.description })
+    : JSON.stringify({ error: "unauthorized", error_description: failure.description });
+  res.writeHead(failure.status, { ...JSON_HEADERS, "www-authenticate": failure.wwwAuthenticate }).end(body);
 }

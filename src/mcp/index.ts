@@ -1,6 +1,7 @@
 export * from "./jsonrpc.js";
 export {
   createMcpServer,
+  InsufficientScopeError,
   type McpServer,
   type McpServerOptions,
   type RequestContext,

@@ -1,4 +1,5 @@
 import type { JsonValue } from "@bufbuild/protobuf";
+import type { Identity } from "../auth/index.js";
 import type { ToolDef } from "../catalog/index.js";
 import { type BackendHandle, type CallToolResult, callTool } from "../invoke/index.js";
 import {
@@ -16,8 +17,19 @@ import { negotiateVersion } from "./versions.js";
 export interface RequestContext {
   /** Aborted when the client goes away or cancels. */
   readonly signal?: AbortSignal;
-  /** Metadata to send to the backend (identity, ids). */
-  readonly headers?: Headers;
+  /** The verified caller, when auth is on. */
+  readonly identity?: Identity;
+}
+
+/**
+ * The caller lacks scopes an operation needs; transports answer it with HTTP 403
+ * and an `insufficient_scope` challenge (RFC 6750 §3.1; MCP authorization, "Scope Challenge").
+ */
+export class InsufficientScopeError extends Error {
+  override readonly name = "InsufficientScopeError";
+  constructor(readonly required: readonly string[]) {
+    super(`insufficient scope: ${required.join(" ")}`);
+  }
 }
 
 /** Server identity reported in `initialize` (MCP basic/lifecycle "Initialization"). */
@@ -33,6 +45,10 @@ export interface McpServerOptions {
   readonly tools: readonly ToolDef[];
   readonly backends: ReadonlyMap<string, BackendHandle>;
   readonly instructions?: string;
+  /** Enforce the scopes declared in proto (auth on). */
+  readonly enforceScopes?: boolean;
+  /** Request metadata for a backend call on behalf of the caller (identity, tokens). */
+  readonly backendHeaders?: (backend: string, identity: Identity | undefined) => Promise<Headers | undefined>;
 }
 
 /** The protocol core: maps JSON-RPC requests to results, independent of any transport. */
@@ -47,7 +63,16 @@ export interface McpServer {
  */
 export function createMcpServer(options: McpServerOptions): McpServer {
   const toolsByName = new Map(options.tools.map((t) => [t.name, t]));
-  const toolList = { tools: options.tools.map(describeTool) };
+  const described = options.tools.map((t) => ({ tool: t, wire: describeTool(t) }));
+  const toolList = { tools: described.map((d) => d.wire) };
+  const enforce = options.enforceScopes === true;
+
+  /** Scopes of `required` the caller does not hold. */
+  function missingScopes(required: readonly string[], ctx: RequestContext): string[] {
+    if (!enforce) return [];
+    const held = ctx.identity?.scopes;
+    return required.filter((s) => !held?.has(s));
+  }
   const capabilities = { tools: { listChanged: false } };
 
   async function dispatch(req: JsonRpcRequest & { id: RequestId }, ctx: RequestContext): Promise<unknown> {
@@ -63,7 +88,14 @@ export function createMcpServer(options: McpServerOptions): McpServer {
       case "ping":
         return {};
       case "tools/list":
-        return toolList;
+        // Only what the caller may use (a tool needing scopes it lacks is hidden).
+        return enforce
+          ? {
+              tools: described
+                .filter((d) => missingScopes(d.tool.scopes, ctx).length === 0)
+                .map((d) => d.wire),
+            }
+          : toolList;
       case "tools/call":
         return callByName(params, ctx);
       default:
@@ -81,13 +113,23 @@ export function createMcpServer(options: McpServerOptions): McpServer {
       throw new JsonRpcError(ErrorCode.InvalidParams, "params.name must be a string");
     const tool = toolsByName.get(name);
     if (!tool) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (missingScopes(tool.scopes, ctx).length > 0) throw new InsufficientScopeError(tool.scopes);
     const backend = options.backends.get(tool.backend);
-    if (!backend)
+    if (!backend) {
       throw new JsonRpcError(ErrorCode.InternalError, `No backend "${tool.backend}" for tool ${name}`);
-    const callCtx = {
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-      ...(ctx.headers ? { headers: ctx.headers } : {}),
-    };
+    }
+    let headers: Headers | undefined;
+    try {
+      headers = await options.backendHeaders?.(tool.backend, ctx.identity);
+    } catch (err) {
+      return {
+        content: [
+          { type: "text", text: `Could not obtain credentials for the backend: ${(err as Error).message}` },
+        ],
+        isError: true,
+      };
+    }
+    const callCtx = { ...(ctx.signal ? { signal: ctx.signal } : {}), ...(headers ? { headers } : {}) };
     return callTool(tool, params.arguments, backend, callCtx);
   }
 
@@ -97,6 +139,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
       try {
         return success(req.id, await dispatch(req as JsonRpcRequest & { id: RequestId }, ctx));
       } catch (err) {
+        if (err instanceof InsufficientScopeError) throw err;
         if (err instanceof JsonRpcError) return failure(req.id, err.code, err.message, err.data);
         return failure(req.id, ErrorCode.InternalError, "Internal error");
       }

@@ -21,6 +21,7 @@ describe("parseConfig", () => {
         protocol: "grpc",
         timeoutMs: 30_000,
         services: [],
+        identity: { mode: "none", exchangeScopes: [], claims: [] },
       },
     ]);
   });

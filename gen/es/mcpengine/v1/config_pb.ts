@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/config.proto.
  */
 export const file_mcpengine_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEifAoGQ29uZmlnEg4KBmxpc3RlbhgBIAEoCRIMCgRwYXRoGAIgASgJEicKCGJhY2tlbmRzGAMgAygLMhUubWNwZW5naW5lLnYxLkJhY2tlbmQSEwoLc2VydmVyX25hbWUYBCABKAkSFgoObWF4X2JvZHlfYnl0ZXMYBSABKA0iqwEKB0JhY2tlbmQSDAoEbmFtZRgBIAEoCRIOCgZ0YXJnZXQYAiABKAkSEwoLZGVzY3JpcHRvcnMYAyABKAkSLwoIcHJvdG9jb2wYBCABKA4yHS5tY3BlbmdpbmUudjEuQmFja2VuZFByb3RvY29sEioKB3RpbWVvdXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEAoIc2VydmljZXMYBiADKAkqiwEKD0JhY2tlbmRQcm90b2NvbBIgChxCQUNLRU5EX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASGQoVQkFDS0VORF9QUk9UT0NPTF9HUlBDEAESHAoYQkFDS0VORF9QUk9UT0NPTF9DT05ORUNUEAISHQoZQkFDS0VORF9QUk9UT0NPTF9HUlBDX1dFQhADYgZwcm90bzM", [file_google_protobuf_duration]);
+  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEisgEKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSLVAQoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eSqLAQoPQmFja2VuZFByb3RvY29sEiAKHEJBQ0tFTkRfUFJPVE9DT0xfVU5TUEVDSUZJRUQQABIZChVCQUNLRU5EX1BST1RPQ09MX0dSUEMQARIcChhCQUNLRU5EX1BST1RPQ09MX0NPTk5FQ1QQAhIdChlCQUNLRU5EX1BST1RPQ09MX0dSUENfV0VCEANiBnByb3RvMw", [file_google_protobuf_duration]);
 
 /**
  * Config is the gateway configuration (mcpengine.yaml), read as ProtoJSON.
@@ -54,6 +54,21 @@ export type Config = Message<"mcpengine.v1.Config"> & {
    * @generated from field: uint32 max_body_bytes = 5;
    */
   maxBodyBytes: number;
+
+  /**
+   * Bearer-token validation against the team's IdP. Absent: no auth.
+   *
+   * @generated from field: mcpengine.v1.Auth auth = 6;
+   */
+  auth?: Auth | undefined;
+
+  /**
+   * Public base URL of the gateway (scheme://host[:port]), used in metadata
+   * and challenges when it differs from the listen address (e.g. behind a proxy).
+   *
+   * @generated from field: string public_url = 7;
+   */
+  publicUrl: string;
 };
 
 /**
@@ -62,6 +77,200 @@ export type Config = Message<"mcpengine.v1.Config"> & {
  */
 export const ConfigSchema: GenMessage<Config> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_config, 0);
+
+/**
+ * Auth configures the gateway as an OAuth 2.1 resource server.
+ *
+ * @generated from message mcpengine.v1.Auth
+ */
+export type Auth = Message<"mcpengine.v1.Auth"> & {
+  /**
+   * Issuer identifier; OIDC discovery / RFC 8414 metadata is read from it.
+   *
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+
+  /**
+   * This resource: tokens must carry it in "aud" (RFC 8707).
+   *
+   * @generated from field: string audience = 2;
+   */
+  audience: string;
+
+  /**
+   * JWKS URL; default: jwks_uri from the issuer's metadata.
+   *
+   * @generated from field: string jwks_uri = 3;
+   */
+  jwksUri: string;
+
+  /**
+   * Accepted JWS algorithms. Default: RS256..512, PS256..512, ES256..512, EdDSA.
+   *
+   * @generated from field: repeated string algorithms = 4;
+   */
+  algorithms: string[];
+
+  /**
+   * Allowed clock skew for exp/nbf/iat. Default 60s.
+   *
+   * @generated from field: google.protobuf.Duration clock_skew = 5;
+   */
+  clockSkew?: Duration | undefined;
+
+  /**
+   * Require the JWT "typ" header to be "at+jwt" (RFC 9068).
+   *
+   * @generated from field: bool require_typ = 6;
+   */
+  requireTyp: boolean;
+
+  /**
+   * Claims holding scopes (space-separated string or array). Default ["scope", "scp"].
+   *
+   * @generated from field: repeated string scope_claims = 7;
+   */
+  scopeClaims: string[];
+
+  /**
+   * RFC 7662 introspection for opaque tokens.
+   *
+   * @generated from field: mcpengine.v1.Introspection introspection = 8;
+   */
+  introspection?: Introspection | undefined;
+
+  /**
+   * Scopes advertised in Protected Resource Metadata and challenges.
+   *
+   * @generated from field: repeated string scopes_supported = 9;
+   */
+  scopesSupported: string[];
+
+  /**
+   * Human-readable name of this resource (RFC 9728 resource_name).
+   *
+   * @generated from field: string resource_name = 10;
+   */
+  resourceName: string;
+
+  /**
+   * IdP preset filling defaults: keycloak, okta, auth0, entra, google.
+   *
+   * @generated from field: string preset = 11;
+   */
+  preset: string;
+
+  /**
+   * Verified-token cache entries. Default 10000.
+   *
+   * @generated from field: uint32 cache_size = 12;
+   */
+  cacheSize: number;
+
+  /**
+   * Least time between JWKS refetches for unknown key ids. Default 30s.
+   *
+   * @generated from field: google.protobuf.Duration jwks_cooldown = 13;
+   */
+  jwksCooldown?: Duration | undefined;
+
+  /**
+   * Client credentials the gateway uses at the IdP (introspection, token exchange).
+   *
+   * @generated from field: string client_id = 14;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string client_secret = 15;
+   */
+  clientSecret: string;
+};
+
+/**
+ * Describes the message mcpengine.v1.Auth.
+ * Use `create(AuthSchema)` to create a new message.
+ */
+export const AuthSchema: GenMessage<Auth> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 1);
+
+/**
+ * Introspection configures RFC 7662 token introspection.
+ *
+ * @generated from message mcpengine.v1.Introspection
+ */
+export type Introspection = Message<"mcpengine.v1.Introspection"> & {
+  /**
+   * Endpoint; default: introspection_endpoint from the issuer's metadata.
+   *
+   * @generated from field: string endpoint = 1;
+   */
+  endpoint: string;
+
+  /**
+   * Client credentials (default: Auth.client_id / client_secret).
+   *
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string client_secret = 3;
+   */
+  clientSecret: string;
+};
+
+/**
+ * Describes the message mcpengine.v1.Introspection.
+ * Use `create(IntrospectionSchema)` to create a new message.
+ */
+export const IntrospectionSchema: GenMessage<Introspection> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 2);
+
+/**
+ * Identity says how the caller's identity reaches a backend.
+ *
+ * @generated from message mcpengine.v1.Identity
+ */
+export type Identity = Message<"mcpengine.v1.Identity"> & {
+  /**
+   * forward (default when auth is on): the caller's bearer token as "authorization";
+   * exchange: an RFC 8693 token for exchange_audience; none: no token.
+   *
+   * @generated from field: string mode = 1;
+   */
+  mode: string;
+
+  /**
+   * Audience (resource) of exchanged tokens.
+   *
+   * @generated from field: string exchange_audience = 2;
+   */
+  exchangeAudience: string;
+
+  /**
+   * Scopes to request in the exchange.
+   *
+   * @generated from field: repeated string exchange_scopes = 3;
+   */
+  exchangeScopes: string[];
+
+  /**
+   * Token claims passed as x-mcpengine-claim-<name> metadata. The subject always
+   * goes as x-mcpengine-subject.
+   *
+   * @generated from field: repeated string claims = 4;
+   */
+  claims: string[];
+};
+
+/**
+ * Describes the message mcpengine.v1.Identity.
+ * Use `create(IdentitySchema)` to create a new message.
+ */
+export const IdentitySchema: GenMessage<Identity> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 3);
 
 /**
  * Backend is one gRPC (or Connect / gRPC-Web) service endpoint.
@@ -105,11 +314,18 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
   timeout?: Duration | undefined;
 
   /**
-   * Restrict the exposed services to these fully-qualified names (default: all annotated or all).
+   * Restrict the exposed services to these fully-qualified names (default: all).
    *
    * @generated from field: repeated string services = 6;
    */
   services: string[];
+
+  /**
+   * How the caller's identity is passed to this backend.
+   *
+   * @generated from field: mcpengine.v1.Identity identity = 7;
+   */
+  identity?: Identity | undefined;
 };
 
 /**
@@ -117,7 +333,7 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
  * Use `create(BackendSchema)` to create a new message.
  */
 export const BackendSchema: GenMessage<Backend> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 1);
+  messageDesc(file_mcpengine_v1_config, 4);
 
 /**
  * BackendProtocol selects the RPC protocol used towards a backend.

@@ -70,6 +70,81 @@ export interface Config {
   serverName: string;
   /** Maximum request body in bytes. Default 4 MiB. */
   maxBodyBytes: number;
+  /** Bearer-token validation against the team's IdP. Absent: no auth. */
+  auth:
+    | Auth
+    | undefined;
+  /**
+   * Public base URL of the gateway (scheme://host[:port]), used in metadata
+   * and challenges when it differs from the listen address (e.g. behind a proxy).
+   */
+  publicUrl: string;
+}
+
+/** Auth configures the gateway as an OAuth 2.1 resource server. */
+export interface Auth {
+  /** Issuer identifier; OIDC discovery / RFC 8414 metadata is read from it. */
+  issuer: string;
+  /** This resource: tokens must carry it in "aud" (RFC 8707). */
+  audience: string;
+  /** JWKS URL; default: jwks_uri from the issuer's metadata. */
+  jwksUri: string;
+  /** Accepted JWS algorithms. Default: RS256..512, PS256..512, ES256..512, EdDSA. */
+  algorithms: string[];
+  /** Allowed clock skew for exp/nbf/iat. Default 60s. */
+  clockSkew:
+    | Duration
+    | undefined;
+  /** Require the JWT "typ" header to be "at+jwt" (RFC 9068). */
+  requireTyp: boolean;
+  /** Claims holding scopes (space-separated string or array). Default ["scope", "scp"]. */
+  scopeClaims: string[];
+  /** RFC 7662 introspection for opaque tokens. */
+  introspection:
+    | Introspection
+    | undefined;
+  /** Scopes advertised in Protected Resource Metadata and challenges. */
+  scopesSupported: string[];
+  /** Human-readable name of this resource (RFC 9728 resource_name). */
+  resourceName: string;
+  /** IdP preset filling defaults: keycloak, okta, auth0, entra, google. */
+  preset: string;
+  /** Verified-token cache entries. Default 10000. */
+  cacheSize: number;
+  /** Least time between JWKS refetches for unknown key ids. Default 30s. */
+  jwksCooldown:
+    | Duration
+    | undefined;
+  /** Client credentials the gateway uses at the IdP (introspection, token exchange). */
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Introspection configures RFC 7662 token introspection. */
+export interface Introspection {
+  /** Endpoint; default: introspection_endpoint from the issuer's metadata. */
+  endpoint: string;
+  /** Client credentials (default: Auth.client_id / client_secret). */
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Identity says how the caller's identity reaches a backend. */
+export interface Identity {
+  /**
+   * forward (default when auth is on): the caller's bearer token as "authorization";
+   * exchange: an RFC 8693 token for exchange_audience; none: no token.
+   */
+  mode: string;
+  /** Audience (resource) of exchanged tokens. */
+  exchangeAudience: string;
+  /** Scopes to request in the exchange. */
+  exchangeScopes: string[];
+  /**
+   * Token claims passed as x-mcpengine-claim-<name> metadata. The subject always
+   * goes as x-mcpengine-subject.
+   */
+  claims: string[];
 }
 
 /** Backend is one gRPC (or Connect / gRPC-Web) service endpoint. */
@@ -86,12 +161,14 @@ export interface Backend {
   timeout:
     | Duration
     | undefined;
-  /** Restrict the exposed services to these fully-qualified names (default: all annotated or all). */
+  /** Restrict the exposed services to these fully-qualified names (default: all). */
   services: string[];
+  /** How the caller's identity is passed to this backend. */
+  identity: Identity | undefined;
 }
 
 function createBaseConfig(): Config {
-  return { listen: "", path: "", backends: [], serverName: "", maxBodyBytes: 0 };
+  return { listen: "", path: "", backends: [], serverName: "", maxBodyBytes: 0, auth: undefined, publicUrl: "" };
 }
 
 export const Config: MessageFns<Config> = {
@@ -110,6 +187,12 @@ export const Config: MessageFns<Config> = {
     }
     if (message.maxBodyBytes !== 0) {
       writer.uint32(40).uint32(message.maxBodyBytes);
+    }
+    if (message.auth !== undefined) {
+      Auth.encode(message.auth, writer.uint32(50).fork()).join();
+    }
+    if (message.publicUrl !== "") {
+      writer.uint32(58).string(message.publicUrl);
     }
     return writer;
   },
@@ -167,6 +250,22 @@ export const Config: MessageFns<Config> = {
             message.maxBodyBytes = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.auth = Auth.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.publicUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -194,6 +293,12 @@ export const Config: MessageFns<Config> = {
         : isSet(object.max_body_bytes)
         ? globalThis.Number(object.max_body_bytes)
         : 0,
+      auth: isSet(object.auth) ? Auth.fromJSON(object.auth) : undefined,
+      publicUrl: isSet(object.publicUrl)
+        ? globalThis.String(object.publicUrl)
+        : isSet(object.public_url)
+        ? globalThis.String(object.public_url)
+        : "",
     };
   },
 
@@ -214,6 +319,12 @@ export const Config: MessageFns<Config> = {
     if (message.maxBodyBytes !== 0) {
       obj.maxBodyBytes = Math.round(message.maxBodyBytes);
     }
+    if (message.auth !== undefined) {
+      obj.auth = Auth.toJSON(message.auth);
+    }
+    if (message.publicUrl !== "") {
+      obj.publicUrl = message.publicUrl;
+    }
     return obj;
   },
 
@@ -227,12 +338,605 @@ export const Config: MessageFns<Config> = {
     message.backends = object.backends?.map((e) => Backend.fromPartial(e)) || [];
     message.serverName = object.serverName ?? "";
     message.maxBodyBytes = object.maxBodyBytes ?? 0;
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
+    message.publicUrl = object.publicUrl ?? "";
+    return message;
+  },
+};
+
+function createBaseAuth(): Auth {
+  return {
+    issuer: "",
+    audience: "",
+    jwksUri: "",
+    algorithms: [],
+    clockSkew: undefined,
+    requireTyp: false,
+    scopeClaims: [],
+    introspection: undefined,
+    scopesSupported: [],
+    resourceName: "",
+    preset: "",
+    cacheSize: 0,
+    jwksCooldown: undefined,
+    clientId: "",
+    clientSecret: "",
+  };
+}
+
+export const Auth: MessageFns<Auth> = {
+  encode(message: Auth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.issuer !== "") {
+      writer.uint32(10).string(message.issuer);
+    }
+    if (message.audience !== "") {
+      writer.uint32(18).string(message.audience);
+    }
+    if (message.jwksUri !== "") {
+      writer.uint32(26).string(message.jwksUri);
+    }
+    for (const v of message.algorithms) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.clockSkew !== undefined) {
+      Duration.encode(message.clockSkew, writer.uint32(42).fork()).join();
+    }
+    if (message.requireTyp !== false) {
+      writer.uint32(48).bool(message.requireTyp);
+    }
+    for (const v of message.scopeClaims) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.introspection !== undefined) {
+      Introspection.encode(message.introspection, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.scopesSupported) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.resourceName !== "") {
+      writer.uint32(82).string(message.resourceName);
+    }
+    if (message.preset !== "") {
+      writer.uint32(90).string(message.preset);
+    }
+    if (message.cacheSize !== 0) {
+      writer.uint32(96).uint32(message.cacheSize);
+    }
+    if (message.jwksCooldown !== undefined) {
+      Duration.encode(message.jwksCooldown, writer.uint32(106).fork()).join();
+    }
+    if (message.clientId !== "") {
+      writer.uint32(114).string(message.clientId);
+    }
+    if (message.clientSecret !== "") {
+      writer.uint32(122).string(message.clientSecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Auth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.issuer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.audience = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.jwksUri = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.algorithms.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.clockSkew = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.requireTyp = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.scopeClaims.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.introspection = Introspection.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.scopesSupported.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.resourceName = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.preset = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.cacheSize = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.jwksCooldown = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Auth {
+    return {
+      issuer: isSet(object.issuer) ? globalThis.String(object.issuer) : "",
+      audience: isSet(object.audience) ? globalThis.String(object.audience) : "",
+      jwksUri: isSet(object.jwksUri)
+        ? globalThis.String(object.jwksUri)
+        : isSet(object.jwks_uri)
+        ? globalThis.String(object.jwks_uri)
+        : "",
+      algorithms: globalThis.Array.isArray(object?.algorithms)
+        ? object.algorithms.map((e: any) => globalThis.String(e))
+        : [],
+      clockSkew: isSet(object.clockSkew)
+        ? Duration.fromJSON(object.clockSkew)
+        : isSet(object.clock_skew)
+        ? Duration.fromJSON(object.clock_skew)
+        : undefined,
+      requireTyp: isSet(object.requireTyp)
+        ? globalThis.Boolean(object.requireTyp)
+        : isSet(object.require_typ)
+        ? globalThis.Boolean(object.require_typ)
+        : false,
+      scopeClaims: globalThis.Array.isArray(object?.scopeClaims)
+        ? object.scopeClaims.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.scope_claims)
+        ? object.scope_claims.map((e: any) => globalThis.String(e))
+        : [],
+      introspection: isSet(object.introspection) ? Introspection.fromJSON(object.introspection) : undefined,
+      scopesSupported: globalThis.Array.isArray(object?.scopesSupported)
+        ? object.scopesSupported.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.scopes_supported)
+        ? object.scopes_supported.map((e: any) => globalThis.String(e))
+        : [],
+      resourceName: isSet(object.resourceName)
+        ? globalThis.String(object.resourceName)
+        : isSet(object.resource_name)
+        ? globalThis.String(object.resource_name)
+        : "",
+      preset: isSet(object.preset) ? globalThis.String(object.preset) : "",
+      cacheSize: isSet(object.cacheSize)
+        ? globalThis.Number(object.cacheSize)
+        : isSet(object.cache_size)
+        ? globalThis.Number(object.cache_size)
+        : 0,
+      jwksCooldown: isSet(object.jwksCooldown)
+        ? Duration.fromJSON(object.jwksCooldown)
+        : isSet(object.jwks_cooldown)
+        ? Duration.fromJSON(object.jwks_cooldown)
+        : undefined,
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      clientSecret: isSet(object.clientSecret)
+        ? globalThis.String(object.clientSecret)
+        : isSet(object.client_secret)
+        ? globalThis.String(object.client_secret)
+        : "",
+    };
+  },
+
+  toJSON(message: Auth): unknown {
+    const obj: any = {};
+    if (message.issuer !== "") {
+      obj.issuer = message.issuer;
+    }
+    if (message.audience !== "") {
+      obj.audience = message.audience;
+    }
+    if (message.jwksUri !== "") {
+      obj.jwksUri = message.jwksUri;
+    }
+    if (message.algorithms?.length) {
+      obj.algorithms = message.algorithms;
+    }
+    if (message.clockSkew !== undefined) {
+      obj.clockSkew = Duration.toJSON(message.clockSkew);
+    }
+    if (message.requireTyp !== false) {
+      obj.requireTyp = message.requireTyp;
+    }
+    if (message.scopeClaims?.length) {
+      obj.scopeClaims = message.scopeClaims;
+    }
+    if (message.introspection !== undefined) {
+      obj.introspection = Introspection.toJSON(message.introspection);
+    }
+    if (message.scopesSupported?.length) {
+      obj.scopesSupported = message.scopesSupported;
+    }
+    if (message.resourceName !== "") {
+      obj.resourceName = message.resourceName;
+    }
+    if (message.preset !== "") {
+      obj.preset = message.preset;
+    }
+    if (message.cacheSize !== 0) {
+      obj.cacheSize = Math.round(message.cacheSize);
+    }
+    if (message.jwksCooldown !== undefined) {
+      obj.jwksCooldown = Duration.toJSON(message.jwksCooldown);
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.clientSecret !== "") {
+      obj.clientSecret = message.clientSecret;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Auth>, I>>(base?: I): Auth {
+    return Auth.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Auth>, I>>(object: I): Auth {
+    const message = createBaseAuth();
+    message.issuer = object.issuer ?? "";
+    message.audience = object.audience ?? "";
+    message.jwksUri = object.jwksUri ?? "";
+    message.algorithms = object.algorithms?.map((e) => e) || [];
+    message.clockSkew = (object.clockSkew !== undefined && object.clockSkew !== null)
+      ? Duration.fromPartial(object.clockSkew)
+      : undefined;
+    message.requireTyp = object.requireTyp ?? false;
+    message.scopeClaims = object.scopeClaims?.map((e) => e) || [];
+    message.introspection = (object.introspection !== undefined && object.introspection !== null)
+      ? Introspection.fromPartial(object.introspection)
+      : undefined;
+    message.scopesSupported = object.scopesSupported?.map((e) => e) || [];
+    message.resourceName = object.resourceName ?? "";
+    message.preset = object.preset ?? "";
+    message.cacheSize = object.cacheSize ?? 0;
+    message.jwksCooldown = (object.jwksCooldown !== undefined && object.jwksCooldown !== null)
+      ? Duration.fromPartial(object.jwksCooldown)
+      : undefined;
+    message.clientId = object.clientId ?? "";
+    message.clientSecret = object.clientSecret ?? "";
+    return message;
+  },
+};
+
+function createBaseIntrospection(): Introspection {
+  return { endpoint: "", clientId: "", clientSecret: "" };
+}
+
+export const Introspection: MessageFns<Introspection> = {
+  encode(message: Introspection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.endpoint !== "") {
+      writer.uint32(10).string(message.endpoint);
+    }
+    if (message.clientId !== "") {
+      writer.uint32(18).string(message.clientId);
+    }
+    if (message.clientSecret !== "") {
+      writer.uint32(26).string(message.clientSecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Introspection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIntrospection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientSecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Introspection {
+    return {
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
+      clientSecret: isSet(object.clientSecret)
+        ? globalThis.String(object.clientSecret)
+        : isSet(object.client_secret)
+        ? globalThis.String(object.client_secret)
+        : "",
+    };
+  },
+
+  toJSON(message: Introspection): unknown {
+    const obj: any = {};
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
+    if (message.clientSecret !== "") {
+      obj.clientSecret = message.clientSecret;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Introspection>, I>>(base?: I): Introspection {
+    return Introspection.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Introspection>, I>>(object: I): Introspection {
+    const message = createBaseIntrospection();
+    message.endpoint = object.endpoint ?? "";
+    message.clientId = object.clientId ?? "";
+    message.clientSecret = object.clientSecret ?? "";
+    return message;
+  },
+};
+
+function createBaseIdentity(): Identity {
+  return { mode: "", exchangeAudience: "", exchangeScopes: [], claims: [] };
+}
+
+export const Identity: MessageFns<Identity> = {
+  encode(message: Identity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== "") {
+      writer.uint32(10).string(message.mode);
+    }
+    if (message.exchangeAudience !== "") {
+      writer.uint32(18).string(message.exchangeAudience);
+    }
+    for (const v of message.exchangeScopes) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.claims) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Identity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exchangeAudience = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.exchangeScopes.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.claims.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Identity {
+    return {
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      exchangeAudience: isSet(object.exchangeAudience)
+        ? globalThis.String(object.exchangeAudience)
+        : isSet(object.exchange_audience)
+        ? globalThis.String(object.exchange_audience)
+        : "",
+      exchangeScopes: globalThis.Array.isArray(object?.exchangeScopes)
+        ? object.exchangeScopes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.exchange_scopes)
+        ? object.exchange_scopes.map((e: any) => globalThis.String(e))
+        : [],
+      claims: globalThis.Array.isArray(object?.claims) ? object.claims.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: Identity): unknown {
+    const obj: any = {};
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    if (message.exchangeAudience !== "") {
+      obj.exchangeAudience = message.exchangeAudience;
+    }
+    if (message.exchangeScopes?.length) {
+      obj.exchangeScopes = message.exchangeScopes;
+    }
+    if (message.claims?.length) {
+      obj.claims = message.claims;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Identity>, I>>(base?: I): Identity {
+    return Identity.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Identity>, I>>(object: I): Identity {
+    const message = createBaseIdentity();
+    message.mode = object.mode ?? "";
+    message.exchangeAudience = object.exchangeAudience ?? "";
+    message.exchangeScopes = object.exchangeScopes?.map((e) => e) || [];
+    message.claims = object.claims?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseBackend(): Backend {
-  return { name: "", target: "", descriptors: "", protocol: 0, timeout: undefined, services: [] };
+  return { name: "", target: "", descriptors: "", protocol: 0, timeout: undefined, services: [], identity: undefined };
 }
 
 export const Backend: MessageFns<Backend> = {
@@ -254,6 +958,9 @@ export const Backend: MessageFns<Backend> = {
     }
     for (const v of message.services) {
       writer.uint32(50).string(v!);
+    }
+    if (message.identity !== undefined) {
+      Identity.encode(message.identity, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -319,6 +1026,14 @@ export const Backend: MessageFns<Backend> = {
             message.services.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.identity = Identity.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -339,6 +1054,7 @@ export const Backend: MessageFns<Backend> = {
       protocol: isSet(object.protocol) ? backendProtocolFromJSON(object.protocol) : 0,
       timeout: isSet(object.timeout) ? Duration.fromJSON(object.timeout) : undefined,
       services: globalThis.Array.isArray(object?.services) ? object.services.map((e: any) => globalThis.String(e)) : [],
+      identity: isSet(object.identity) ? Identity.fromJSON(object.identity) : undefined,
     };
   },
 
@@ -362,6 +1078,9 @@ export const Backend: MessageFns<Backend> = {
     if (message.services?.length) {
       obj.services = message.services;
     }
+    if (message.identity !== undefined) {
+      obj.identity = Identity.toJSON(message.identity);
+    }
     return obj;
   },
 
@@ -378,6 +1097,9 @@ export const Backend: MessageFns<Backend> = {
       ? Duration.fromPartial(object.timeout)
       : undefined;
     message.services = object.services?.map((e) => e) || [];
+    message.identity = (object.identity !== undefined && object.identity !== null)
+      ? Identity.fromPartial(object.identity)
+      : undefined;
     return message;
   },
 };

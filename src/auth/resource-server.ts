@@ -1,0 +1,189 @@
+import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } from "jose";
+import { createChallenges } from "./challenge.js";
+import { createDiscovery } from "./discovery.js";
+import { introspect } from "./introspection.js";
+import { metadataDocument, metadataLocation } from "./metadata.js";
+import { TokenCache } from "./token-cache.js";
+import type { AuthFailure, AuthResult, AuthSettings, Identity } from "./types.js";
+
+/** The gateway as an OAuth 2.1 resource server (MCP authorization, RFC 6750, RFC 9068, RFC 9728). */
+export interface ResourceServer {
+  /** Validates the `Authorization` header; tokens are taken from nowhere else (RFC 6750 §2.1). */
+  authenticate(authorization: string | undefined): Promise<AuthResult>;
+  /** The 403 refusal naming the scopes an operation needs (RFC 6750 §3.1, step-up). */
+  insufficientScope(required: readonly string[]): AuthFailure;
+  /** The RFC 9728 metadata document. */
+  metadata(): Record<string, unknown>;
+  /** Paths that serve the metadata document. */
+  readonly metadataPaths: readonly string[];
+  /** Absolute URL of the metadata document, as sent in challenges. */
+  readonly metadataUrl: string;
+  /** Counters for tests and metrics. */
+  stats(): { verified: number; cacheHits: number; introspected: number };
+}
+
+/** Options of {@link createResourceServer}. */
+export interface ResourceServerOptions {
+  /** Public origin of the gateway (for the metadata URL). Default: the audience's origin. */
+  readonly publicUrl?: string;
+  readonly fetch?: typeof fetch;
+  readonly now?: () => number;
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/** Creates the resource server: JWT access tokens through JWKS, opaque ones through introspection. */
+export function createResourceServer(
+  settings: AuthSettings,
+  options: ResourceServerOptions = {},
+): ResourceServer {
+  const fetchFn = options.fetch ?? fetch;
+  const now = options.now ?? Date.now;
+  const location = metadataLocation(settings.audience, options.publicUrl ?? settings.audience);
+  const challenges = createChallenges(location.url, settings.scopesSupported);
+  const cache = new TokenCache(settings.cacheSize, now);
+  const discovery = createDiscovery(settings.issuer, fetchFn);
+  const counters = { verified: 0, cacheHits: 0, introspected: 0 };
+  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+
+  async function keySet() {
+    if (!jwks) {
+      const uri = settings.jwksUri ?? (await discovery()).jwks_uri;
+      if (!uri) throw new Error(`the issuer ${settings.issuer} publishes no jwks_uri`);
+      jwks = createRemoteJWKSet(new URL(uri), {
+        cooldownDuration: settings.jwksCooldownMs,
+        cacheMaxAge: 10 * 60_000,
+        [customFetch]: fetchFn,
+      });
+    }
+    return jwks;
+  }
+
+  function identityFrom(payload: JWTPayload | Record<string, unknown>, token: string): Identity | string {
+    const subject = typeof payload.sub === "string" ? payload.sub : payload.client_id;
+    if (typeof subject !== "string" || subject === "") return "the token names no subject";
+    const scopes = new Set<string>();
+    for (const claim of settings.scopeClaims) {
+      const v = payload[claim];
+      if (typeof v === "string") for (const s of v.split(" ")) if (s) scopes.add(s);
+      if (Array.isArray(v)) for (const s of v) if (typeof s === "string") scopes.add(s);
+    }
+    const exp = typeof payload.exp === "number" ? payload.exp * 1000 : undefined;
+    return { subject, scopes, claims: payload, token, ...(exp !== undefined ? { expiresAt: exp } : {}) };
+  }
+
+  async function verifyJwt(token: string): Promise<AuthResult> {
+    let payload: JWTPayload;
+    try {
+      const result = await jwtVerify(token, await keySet(), {
+        issuer: settings.issuer,
+        audience: settings.audience,
+        algorithms: [...settings.algorithms],
+        clockTolerance: settings.clockSkewSeconds,
+        requiredClaims: ["exp"],
+        currentDate: new Date(now()),
+        ...(settings.requireTyp ? { typ: "at+jwt" } : {}),
+      });
+      payload = result.payload;
+    } catch (err) {
+      return challenges.invalidToken(describeJoseError(err));
+    }
+    counters.verified++;
+    const identity = identityFrom(payload, token);
+    if (typeof identity === "string") return challenges.invalidToken(identity);
+    return { ok: true, identity };
+  }
+
+  async function viaIntrospection(token: string): Promise<AuthResult> {
+    const cfg = settings.introspection;
+    if (!cfg)
+      return challenges.invalidToken("opaque tokens are not accepted; a JWT access token is required");
+    const endpoint = cfg.endpoint ?? (await discovery()).introspection_endpoint;
+    if (!endpoint) return challenges.invalidToken("the issuer offers no introspection endpoint");
+    const r = await introspect(fetchFn, endpoint, cfg.clientId, cfg.clientSecret, token);
+    counters.introspected++;
+    if ("error" in r) return challenges.invalidToken(r.error);
+    const claims = r.claims;
+    if (claims.iss !== undefined && claims.iss !== settings.issuer)
+      return challenges.invalidToken("wrong issuer");
+    const aud = claims.aud;
+    if (
+      aud !== undefined &&
+      !(aud === settings.audience || (Array.isArray(aud) && aud.includes(settings.audience)))
+    ) {
+      return challenges.invalidToken("the token is meant for another resource");
+    }
+    if (typeof claims.exp === "number" && claims.exp * 1000 + settings.clockSkewSeconds * 1000 <= now()) {
+      return challenges.invalidToken("the token has expired");
+    }
+    const identity = identityFrom(claims, token);
+    if (typeof identity === "string") return challenges.invalidToken(identity);
+    return { ok: true, identity };
+  }
+
+  return {
+    async authenticate(authorization) {
+      if (authorization === undefined || authorization === "") return challenges.missing();
+      if (!/^Bearer /i.test(authorization)) return challenges.missing();
+      const m = BEARER.exec(authorization);
+      if (!m?.[1]) return challenges.invalidRequest("malformed Authorization header");
+      const token = m[1];
+      const key = TokenCache.key(token);
+      const cached = cache.get(key);
+      if (cached) {
+        counters.cacheHits++;
+        return { ok: true, identity: cached };
+      }
+      const looksJwt = token.split(".").length === 3;
+      const result =
+        looksJwt && (settings.jwksUri !== undefined || !settings.introspection)
+          ? await verifyJwt(token)
+          : await viaIntrospection(token);
+      if (result.ok) {
+        const exp = result.identity.expiresAt;
+        // Introspected tokens are rechecked at least every minute (revocation).
+        const until = looksJwt ? exp : Math.min(exp ?? Number.POSITIVE_INFINITY, now() + 60_000);
+        if (until !== undefined) cache.set(key, result.identity, until);
+      }
+      return result;
+    },
+    insufficientScope: (required) => challenges.insufficientScope(required),
+    metadata: () =>
+      metadataDocument({
+        resource: settings.audience,
+        issuer: settings.issuer,
+        scopesSupported: settings.scopesSupported,
+        resourceName: settings.resourceName,
+      }),
+    metadataPaths: location.paths,
+    metadataUrl: location.url,
+    stats: () => ({ ...counters }),
+  };
+}
+
+/** A short, token-free reason for a failed verification. */
+function describeJoseError(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return "the token has expired";
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case "iss":
+        return "the token was issued by another issuer";
+      case "aud":
+        return "the token is meant for another resource";
+      case "nbf":
+        return "the token is not valid yet";
+      case "iat":
+        return "the token's issue time is in the future";
+      case "typ":
+        return 'the token is not an access token (typ "at+jwt" required)';
+      default:
+        return `the token's "${err.claim}" claim is invalid (${err.reason})`;
+    }
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return "the token's signing algorithm is not accepted";
+  if (err instanceof errors.JWKSNoMatchingKey) return "no key of the issuer matches the token";
+  if (err instanceof errors.JWSSignatureVerificationFailed) return "the token's signature is invalid";
+  if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) return "the token is malformed";
+  if (err instanceof errors.JOSENotSupported) return "the token uses an unsupported algorithm";
+  return "the token could not be verified";
+}

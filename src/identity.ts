@@ -1,0 +1,75 @@
+import { createTokenExchanger, discover, type Identity, type TokenExchanger } from "./auth/index.js";
+import type { BackendConfig, GatewayConfig } from "./config/index.js";
+
+/** Metadata key of the verified subject. Trust it only from behind the gateway. */
+export const SUBJECT_HEADER = "x-mcpengine-subject";
+/** Prefix of metadata keys carrying selected token claims. */
+export const CLAIM_HEADER_PREFIX = "x-mcpengine-claim-";
+
+/** gRPC ASCII metadata allows printable ASCII only; anything else is percent-encoded. */
+function metadataValue(v: unknown): string {
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return /^[\x20-\x7e]*$/.test(s) ? s : encodeURIComponent(s);
+}
+
+/**
+ * Builds the function that turns the caller's identity into request metadata
+ * for each backend: the subject and selected claims always, plus the bearer
+ * token as configured — `forward` (same audience), `exchange` (RFC 8693, a
+ * token whose audience is the backend) or `none`.
+ */
+export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof fetch = fetch) {
+  const byName = new Map(config.backends.map((b) => [b.name, b]));
+  const exchangers = new Map<string, TokenExchanger>();
+  let tokenEndpoint: Promise<string> | undefined;
+
+  function exchangerFor(b: BackendConfig): TokenExchanger {
+    let ex = exchangers.get(b.name);
+    if (ex) return ex;
+    const auth = config.auth;
+    if (!auth?.clientId || !auth.clientSecret || !b.identity.exchangeAudience) {
+      throw new Error(`backend "${b.name}" is not configured for token exchange`);
+    }
+    const { clientId, clientSecret } = auth;
+    const audience = b.identity.exchangeAudience;
+    const scopes = b.identity.exchangeScopes;
+    let inner: TokenExchanger | undefined;
+    ex = {
+      async exchange(token) {
+        tokenEndpoint ??= discover(auth.issuer, fetchFn).then((m) => {
+          if (!m.token_endpoint) throw new Error(`${auth.issuer} publishes no token_endpoint`);
+          return m.token_endpoint;
+        });
+        inner ??= createTokenExchanger(
+          { tokenEndpoint: await tokenEndpoint, clientId, clientSecret, audience, scopes },
+          fetchFn,
+        );
+        return inner.exchange(token);
+      },
+    };
+    exchangers.set(b.name, ex);
+    return ex;
+  }
+
+  return async (backend: string, identity: Identity | undefined): Promise<Headers | undefined> => {
+    const b = byName.get(backend);
+    if (!b || !identity) return undefined;
+    const headers = new Headers();
+    headers.set(SUBJECT_HEADER, metadataValue(identity.subject));
+    for (const claim of b.identity.claims) {
+      const v = identity.claims[claim];
+      if (v !== undefined) headers.set(`${CLAIM_HEADER_PREFIX}${claim.toLowerCase()}`, metadataValue(v));
+    }
+    switch (b.identity.mode) {
+      case "forward":
+        headers.set("authorization", `Bearer ${identity.token}`);
+        break;
+      case "exchange":
+        headers.set("authorization", `Bearer ${await exchangerFor(b).exchange(identity.token)}`);
+        break;
+      case "none":
+        break;
+    }
+    return headers;
+  };
+}
