@@ -64,3 +64,55 @@ describe("parseConfig", () => {
     expect(() => parseConfig(text, { env: {} })).toThrow(message);
   });
 });
+
+describe("parseConfig auth", () => {
+  const backends = `backends: [{ name: a, target: "http://x:1" }]`;
+
+  it("applies defaults and a preset", () => {
+    const c = parseConfig(
+      `auth: { issuer: "https://login.example/t/v2.0", audience: "https://mcp.example/mcp", preset: entra }\n${backends}`,
+    );
+    expect(c.auth).toMatchObject({
+      issuer: "https://login.example/t/v2.0",
+      audience: "https://mcp.example/mcp",
+      algorithms: ["RS256"],
+      scopeClaims: ["scp", "roles"],
+      clockSkewSeconds: 60,
+      cacheSize: 10_000,
+      jwksCooldownMs: 30_000,
+    });
+    expect(c.backends[0]?.identity.mode).toBe("forward");
+  });
+
+  it("defaults to asymmetric algorithms and reads durations", () => {
+    const c = parseConfig(
+      `auth: { issuer: "https://idp", audience: "https://mcp/mcp", clockSkew: "5s", jwksCooldown: "2s" }\n${backends}`,
+    );
+    expect(c.auth?.algorithms).not.toContain("HS256");
+    expect(c.auth?.clockSkewSeconds).toBe(5);
+    expect(c.auth?.jwksCooldownMs).toBe(2000);
+  });
+
+  it.each([
+    [`auth: { audience: "https://mcp/mcp" }\n${backends}`, /issuer/],
+    [`auth: { issuer: "https://idp" }\n${backends}`, /audience/],
+    [`auth: { issuer: "https://idp", audience: "a", algorithms: [HS256] }\n${backends}`, /HS256/],
+    [`auth: { issuer: "https://idp", audience: "a", algorithms: [none] }\n${backends}`, /none/],
+    [`auth: { issuer: "https://idp", audience: "a", preset: nope }\n${backends}`, /unknown preset/],
+    [
+      `auth: { issuer: "https://idp", audience: "a", introspection: {} }\n${backends}`,
+      /client_id and client_secret/,
+    ],
+    [
+      `auth: { issuer: "https://idp", audience: "a" }\nbackends: [{ name: a, target: "http://x:1", identity: { mode: exchange, exchangeAudience: b } }]`,
+      /token exchange/,
+    ],
+    [`backends: [{ name: a, target: "http://x:1", identity: { mode: forward } }]`, /needs an auth section/],
+    [
+      `backends: [{ name: a, target: "http://x:1", identity: { mode: teleport } }]`,
+      /forward, exchange or none/,
+    ],
+  ])("rejects %j", (text, message) => {
+    expect(() => parseConfig(text, { env: {} })).toThrow(message);
+  });
+});

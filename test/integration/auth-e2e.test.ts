@@ -1,0 +1,173 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  discoverAuthorizationServerMetadata,
+  discoverOAuthProtectedResourceMetadata,
+  extractWWWAuthenticateParams,
+} from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { decodeJwt } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningSmack, startSmack } from "../../examples/smack/server.js";
+import {
+  GetHTTPItemResponseSchema,
+  InventoryService,
+  ItemSchema,
+} from "../../gen/es/mcpengine/testing/v1/catalog_pb.js";
+import { parseConfig } from "../../src/config/index.js";
+import { createGateway } from "../../src/gateway.js";
+import type { HttpListener } from "../../src/http/index.js";
+import { startConnectServer } from "../support/echo-server.js";
+import { GATEWAY_CLIENT, type Idp, startIdp } from "../support/idp.js";
+import { IMAGE_PATH } from "../support/image.js";
+
+/** The MCP resource's identifier; tokens are minted for it. */
+const AUDIENCE = "http://mcp.test/mcp";
+const INVENTORY_AUDIENCE = "urn:inventory";
+
+let idp: Idp;
+let smack: RunningSmack;
+let inventory: Awaited<ReturnType<typeof startConnectServer>>;
+let http: HttpListener;
+let url: string;
+const seenAuthorization: (string | null)[] = [];
+const seenSubject: (string | null)[] = [];
+
+beforeAll(async () => {
+  idp = await startIdp();
+  smack = await startSmack({ port: 0 });
+  inventory = await startConnectServer(InventoryService, {
+    getHTTPItem: async (req, ctx) => {
+      seenAuthorization.push(ctx.requestHeader.get("authorization"));
+      seenSubject.push(ctx.requestHeader.get("x-mcpengine-subject"));
+      return create(GetHTTPItemResponseSchema, { item: create(ItemSchema, { sku: req.sku }) });
+    },
+  });
+  const config = parseConfig(
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      auth: {
+        issuer: idp.issuer,
+        audience: AUDIENCE,
+        scopesSupported: ["smack.read", "smack.write", "inventory.read"],
+        clientId: GATEWAY_CLIENT.id,
+        clientSecret: GATEWAY_CLIENT.secret,
+      },
+      backends: [
+        { name: "smack", target: `http://127.0.0.1:${smack.port}` },
+        {
+          name: "inventory",
+          target: inventory.url,
+          descriptors: IMAGE_PATH,
+          services: ["mcpengine.testing.v1.InventoryService"],
+          identity: { mode: "exchange", exchangeAudience: INVENTORY_AUDIENCE, claims: ["client_id"] },
+        },
+      ],
+    }),
+  );
+  http = await (await createGateway(config)).listen();
+  url = `${http.url}/mcp`;
+});
+
+afterAll(async () => {
+  await http?.close();
+  await Promise.all([smack?.close(), inventory?.close(), idp?.close()]);
+});
+
+async function connect(token: string): Promise<Client> {
+  const client = new Client({ name: "auth-e2e", version: "1.0.0" });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+  );
+  return client;
+}
+
+function post(body: unknown, headers: Record<string, string> = {}, target = url) {
+  return fetch(target, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+describe("the gateway as a resource server", () => {
+  it("answers a request without a token with 401 and a challenge the official SDK understands", async () => {
+    const res = await post({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    expect(res.status).toBe(401);
+    const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(res);
+    expect(resourceMetadataUrl?.href).toBe("http://mcp.test/.well-known/oauth-protected-resource/mcp");
+    expect(scope).toBe("smack.read smack.write inventory.read");
+  });
+
+  it("lets the official SDK discover the IdP from the protected resource metadata", async () => {
+    const prm = await discoverOAuthProtectedResourceMetadata(url);
+    expect(prm.resource).toBe(AUDIENCE);
+    expect(prm.authorization_servers).toEqual([idp.issuer]);
+    const as = await discoverAuthorizationServerMetadata(prm.authorization_servers?.[0] ?? "");
+    expect(as?.token_endpoint).toBe(`${idp.issuer}/token`);
+  });
+
+  it("ignores a token in the query string (401)", async () => {
+    const token = await idp.token(AUDIENCE);
+    const res = await post(
+      { jsonrpc: "2.0", id: 1, method: "tools/list" },
+      {},
+      `${url}?access_token=${token}`,
+    );
+    expect(res.status).toBe(401);
+  });
+
+  it("refuses a token for another resource with invalid_token", async () => {
+    const res = await post(
+      { jsonrpc: "2.0", id: 1, method: "tools/list" },
+      { authorization: `Bearer ${await idp.token("https://elsewhere.example/mcp")}` },
+    );
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+
+  it("calls Smack as the token's subject", async () => {
+    const client = await connect(await idp.token(AUDIENCE, "smack.read smack.write"));
+    const res = await client.callTool({
+      name: "write_to_channel",
+      arguments: { channel: "auth", text: "signed" },
+    });
+    expect(res.structuredContent).toMatchObject({ message: { author: "mcp-client", text: "signed" } });
+    await client.close();
+  });
+
+  it("lists only the tools the token's scopes allow and answers 403 for the others", async () => {
+    const token = await idp.token(AUDIENCE, "smack.read");
+    const client = await connect(token);
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toEqual(["list_channels", "read_channel", "watch_channel"]);
+    await client.close();
+    const res = await post(
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "write_to_channel", arguments: {} } },
+      { authorization: `Bearer ${token}`, "mcp-protocol-version": "2025-11-25" },
+    );
+    expect(res.status).toBe(403);
+    expect(res.headers.get("www-authenticate")).toMatch(/error="insufficient_scope", scope="smack.write"/);
+  });
+
+  it("sends an exchanged, backend-audience token in exchange mode — never the client's", async () => {
+    const token = await idp.token(AUDIENCE, "inventory.read");
+    const client = await connect(token);
+    const res = await client.callTool({ name: "inv_get_http_item", arguments: { sku: "A1" } });
+    expect(res.isError).toBeFalsy();
+    await client.close();
+    const sent = seenAuthorization.at(-1) ?? "";
+    expect(sent).toMatch(/^Bearer /);
+    expect(sent).not.toContain(token);
+    const claims = decodeJwt(sent.slice("Bearer ".length));
+    expect(claims.aud).toBe(INVENTORY_AUDIENCE);
+    expect(claims.sub).toBe("mcp-client");
+    expect(seenSubject.at(-1)).toBe("mcp-client");
+  });
+});

@@ -1,0 +1,174 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from "jose";
+import Provider from "oidc-provider";
+
+/** A signing key of the test IdP, private and public forms. */
+export interface IdpKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+  privateJwk: JWK;
+}
+
+/** Makes an RS256 key pair with a key id. */
+export async function makeKey(kid: string): Promise<IdpKey> {
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" };
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: "RS256", use: "sig" };
+  return { kid, privateKey, publicJwk, privateJwk };
+}
+
+export const CLIENT = { id: "mcp-client", secret: "mcp-client-secret" };
+export const GATEWAY_CLIENT = { id: "mcp-gateway", secret: "mcp-gateway-secret" };
+export const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/** Scopes the IdP grants for any resource. */
+const SCOPES = "smack.read smack.write inventory.read inventory.write";
+
+/**
+ * A real OpenID provider (`oidc-provider`) on 127.0.0.1: client credentials,
+ * JWT access tokens for resources (RFC 8707), opaque tokens for `opaqueAudience`,
+ * introspection, and an RFC 8693 token-exchange grant. `rotate()` swaps the
+ * signing keys without changing the issuer; `jwksFetches` counts JWKS reads.
+ */
+export async function startIdp(opts: { opaqueAudience?: string } = {}) {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const state = { jwksFetches: 0, provider: undefined as Provider | undefined, key: await makeKey("key-1") };
+
+  const build = (key: IdpKey) => {
+    const provider = new Provider(issuer, {
+      clients: [
+        {
+          client_id: CLIENT.id,
+          client_secret: CLIENT.secret,
+          grant_types: ["client_credentials"],
+          redirect_uris: [],
+          response_types: [],
+          scope: SCOPES,
+        },
+        {
+          client_id: GATEWAY_CLIENT.id,
+          client_secret: GATEWAY_CLIENT.secret,
+          grant_types: ["client_credentials", TOKEN_EXCHANGE],
+          redirect_uris: [],
+          response_types: [],
+          scope: SCOPES,
+        },
+      ],
+      jwks: { keys: [key.privateJwk] },
+      scopes: SCOPES.split(" "),
+      ttl: { ClientCredentials: 600 },
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        introspection: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx: unknown, resource: string) => ({
+            scope: SCOPES,
+            audience: resource,
+            accessTokenTTL: 600,
+            ...(resource === opts.opaqueAudience
+              ? { accessTokenFormat: "opaque" }
+              : { accessTokenFormat: "jwt", jwt: { sign: { alg: "RS256" } } }),
+          }),
+        },
+      },
+    });
+    // RFC 8693: verify the subject token (our own JWT) and issue one for the requested audience.
+    provider.registerGrantType(
+      TOKEN_EXCHANGE,
+      async (ctx: {
+        oidc: { params: Record<string, string | undefined> };
+        body: unknown;
+        status: number;
+      }) => {
+        const params = ctx.oidc.params;
+        const audience = params.audience ?? params.resource;
+        try {
+          const { payload } = await jwtVerify(
+            params.subject_token ?? "",
+            createLocalJWKSet({ keys: [key.publicJwk] }),
+            {
+              issuer,
+            },
+          );
+          if (!audience) throw new Error("audience required");
+          const token = await new SignJWT({
+            scope: params.scope ?? payload.scope,
+            client_id: payload.client_id,
+            act: { sub: GATEWAY_CLIENT.id },
+          })
+            .setProtectedHeader({ alg: "RS256", kid: key.kid, typ: "at+jwt" })
+            .setIssuer(issuer)
+            .setSubject(String(payload.sub))
+            .setAudience(audience)
+            .setIssuedAt()
+            .setExpirationTime("5m")
+            .sign(key.privateKey);
+          ctx.body = {
+            access_token: token,
+            issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+            token_type: "Bearer",
+            expires_in: 300,
+          };
+        } catch (err) {
+          ctx.status = 400;
+          ctx.body = { error: "invalid_grant", error_description: (err as Error).message };
+        }
+      },
+      ["subject_token", "subject_token_type", "requested_token_type", "audience", "resource", "scope"],
+    );
+    return provider;
+  };
+
+  state.provider = build(state.key);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith("/jwks")) state.jwksFetches++;
+    const cb = state.provider?.callback();
+    if (cb) void cb(req, res);
+  });
+
+  /** A client-credentials access token for `resource`. */
+  async function token(resource: string, scope = "smack.read smack.write", client = CLIENT): Promise<string> {
+    const res = await fetch(`${issuer}/token`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString("base64")}`,
+      },
+      body: new URLSearchParams({ grant_type: "client_credentials", resource, scope }),
+    });
+    const body = (await res.json()) as { access_token?: string; error_description?: string };
+    if (!body.access_token) throw new Error(`token request failed: ${JSON.stringify(body)}`);
+    return body.access_token;
+  }
+
+  return {
+    issuer,
+    token,
+    get key() {
+      return state.key;
+    },
+    get jwksFetches() {
+      return state.jwksFetches;
+    },
+    /** Replaces the signing key (same issuer); returns the new key. */
+    async rotate(kid: string): Promise<IdpKey> {
+      state.key = await makeKey(kid);
+      state.provider = build(state.key);
+      return state.key;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export type Idp = Awaited<ReturnType<typeof startIdp>>;
