@@ -6,7 +6,7 @@ import Provider from "oidc-provider";
 /** A signing key of the test IdP, private and public forms. */
 export interface IdpKey {
   kid: string;
-  privateKey: CryptoKey;
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
   publicJwk: JWK;
   privateJwk: JWK;
 }
