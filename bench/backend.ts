@@ -1,0 +1,29 @@
+// The gRPC backend every bench target calls: InventoryService on grpc-js.
+import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import {
+  type InventoryServiceServer,
+  InventoryServiceService,
+} from "../gen/grpc-js/mcpengine/testing/v1/catalog.js";
+
+const unimplemented = (_call: unknown, cb: (err: Error) => void) =>
+  cb(Object.assign(new Error("unimplemented"), { code: status.UNIMPLEMENTED }));
+
+const server = new Server();
+const impl: InventoryServiceServer = {
+  getHttpItem: (call, cb) =>
+    cb(null, { item: { sku: call.request.sku, name: `Item ${call.request.sku}`, quantity: "42" } }),
+  deleteItem: unimplemented,
+  auditItem: unimplemented,
+  uploadItems: unimplemented,
+  tailItem: (call) => {
+    const payload = "x".repeat(1024);
+    for (let i = 0; i < call.request.count; i++)
+      call.write({ item: { sku: call.request.sku, name: payload, quantity: String(i) } });
+    call.end();
+  },
+};
+server.addService(InventoryServiceService, impl);
+server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, port) => {
+  if (err) throw err;
+  process.stdout.write(`READY ${port}\n`);
+});

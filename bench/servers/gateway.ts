@@ -1,0 +1,34 @@
+// The gateway under test, in front of the bench backend; AUTH_JWKS turns auth on.
+import { fileURLToPath } from "node:url";
+import { parseConfig } from "../../src/config/index.js";
+import { createGateway } from "../../src/gateway.js";
+
+const image = fileURLToPath(new URL("../../gen/image.binpb", import.meta.url));
+const auth = process.env.AUTH_JWKS
+  ? {
+      auth: {
+        issuer: process.env.AUTH_ISSUER,
+        audience: process.env.AUTH_AUDIENCE,
+        jwksUri: process.env.AUTH_JWKS,
+        cacheSize: 100_000,
+      },
+    }
+  : {};
+const config = parseConfig(
+  JSON.stringify({
+    listen: "127.0.0.1:0",
+    ...auth,
+    backends: [
+      {
+        name: "inv",
+        target: `http://${process.env.BACKEND}`,
+        descriptors: image,
+        services: ["mcpengine.testing.v1.InventoryService"],
+        ...(process.env.AUTH_JWKS ? { identity: { mode: "none" } } : {}),
+      },
+    ],
+  }),
+);
+const listener = await (await createGateway(config)).listen();
+process.stdout.write(`READY ${new URL(listener.url).port}\n`);
+process.once("SIGINT", () => process.exit(0));
