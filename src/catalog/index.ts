@@ -1,9 +1,19 @@
 export { leadingComment } from "./comments.js";
 export { isValidToolName, snakeCase } from "./naming.js";
 export {
+  type Bound,
+  buildSurface,
+  type PromptArgument,
+  type PromptDef,
+  type ResourceDef,
+  type ResourceTemplateDef,
+  type Surface,
+} from "./surface.js";
+export {
   type BackendServices,
   buildTools,
   CatalogError,
   type ToolAnnotations,
   type ToolDef,
 } from "./tools.js";
+export { compileUriTemplate, type UriTemplate } from "./uri-template.js";

@@ -4,6 +4,7 @@ import { service as serviceOption, tool as toolOption } from "../../gen/es/mcpen
 import { type JsonSchema, messageToJsonSchema } from "../schema/index.js";
 import { leadingComment } from "./comments.js";
 import { isValidToolName, snakeCase } from "./naming.js";
+import { hasNonToolOption } from "./surface.js";
 
 /** MCP tool annotations (MCP 2025-11-25, server/tools "ToolAnnotations"). */
 export interface ToolAnnotations {
@@ -41,7 +42,7 @@ export interface BackendServices {
 export class CatalogError extends Error {
   override readonly name = "CatalogError";
   constructor(
-    readonly code: "duplicate_tool" | "invalid_tool_name",
+    readonly code: "duplicate_tool" | "invalid_tool_name" | "invalid_option",
     message: string,
   ) {
     super(message);
@@ -84,6 +85,8 @@ function toolFor(backend: string, service: DescService, method: DescMethod): Too
   const svc = hasOption(service, serviceOption) ? getOption(service, serviceOption) : undefined;
   const own = hasOption(method, toolOption) ? getOption(method, toolOption) : undefined;
   if (own?.hidden || (svc?.hidden && !own)) return undefined;
+  // An RPC declared as a resource, prompt or handler is a tool only when it says so.
+  if (!own && hasNonToolOption(method)) return undefined;
 
   const name = own?.name || `${svc?.toolPrefix ?? ""}${snakeCase(method.name)}`;
   if (!isValidToolName(name)) {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/options.proto.
  */
 export const file_mcpengine_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChptY3BlbmdpbmUvdjEvb3B0aW9ucy5wcm90bxIMbWNwZW5naW5lLnYxIqACCgRUb29sEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSGwoOcmVhZF9vbmx5X2hpbnQYBCABKAhIAIgBARIdChBkZXN0cnVjdGl2ZV9oaW50GAUgASgISAGIAQESHAoPaWRlbXBvdGVudF9oaW50GAYgASgISAKIAQESHAoPb3Blbl93b3JsZF9oaW50GAcgASgISAOIAQESDgoGc2NvcGVzGAggAygJEg4KBmhpZGRlbhgJIAEoCEIRCg9fcmVhZF9vbmx5X2hpbnRCEwoRX2Rlc3RydWN0aXZlX2hpbnRCEgoQX2lkZW1wb3RlbnRfaGludEISChBfb3Blbl93b3JsZF9oaW50IkYKB1NlcnZpY2USEwoLdG9vbF9wcmVmaXgYASABKAkSFgoOZGVmYXVsdF9zY29wZXMYAiADKAkSDgoGaGlkZGVuGAMgASgIOkgKBHRvb2wSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiSlAMgASgLMhIubWNwZW5naW5lLnYxLlRvb2xSBHRvb2w6UgoHc2VydmljZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxiSlAMgASgLMhUubWNwZW5naW5lLnYxLlNlcnZpY2VSB3NlcnZpY2ViBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChptY3BlbmdpbmUvdjEvb3B0aW9ucy5wcm90bxIMbWNwZW5naW5lLnYxIqACCgRUb29sEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSGwoOcmVhZF9vbmx5X2hpbnQYBCABKAhIAIgBARIdChBkZXN0cnVjdGl2ZV9oaW50GAUgASgISAGIAQESHAoPaWRlbXBvdGVudF9oaW50GAYgASgISAKIAQESHAoPb3Blbl93b3JsZF9oaW50GAcgASgISAOIAQESDgoGc2NvcGVzGAggAygJEg4KBmhpZGRlbhgJIAEoCEIRCg9fcmVhZF9vbmx5X2hpbnRCEwoRX2Rlc3RydWN0aXZlX2hpbnRCEgoQX2lkZW1wb3RlbnRfaGludEISChBfb3Blbl93b3JsZF9oaW50IkYKB1NlcnZpY2USEwoLdG9vbF9wcmVmaXgYASABKAkSFgoOZGVmYXVsdF9zY29wZXMYAiADKAkSDgoGaGlkZGVuGAMgASgIIlwKCFJlc291cmNlEgsKA3VyaRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCW1pbWVfdHlwZRgFIAEoCSJtChBSZXNvdXJjZVRlbXBsYXRlEhQKDHVyaV90ZW1wbGF0ZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCW1pbWVfdHlwZRgFIAEoCSI6CgZQcm9tcHQSDAoEbmFtZRgBIAEoCRINCgV0aXRsZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSIMCgpDb21wbGV0aW9uIhYKFFJlc291cmNlU3Vic2NyaXB0aW9uOkgKBHRvb2wSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiSlAMgASgLMhIubWNwZW5naW5lLnYxLlRvb2xSBHRvb2w6VAoIcmVzb3VyY2USHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiTlAMgASgLMhYubWNwZW5naW5lLnYxLlJlc291cmNlUghyZXNvdXJjZTptChFyZXNvdXJjZV90ZW1wbGF0ZRIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGJSUAyABKAsyHi5tY3BlbmdpbmUudjEuUmVzb3VyY2VUZW1wbGF0ZVIQcmVzb3VyY2VUZW1wbGF0ZTpOCgZwcm9tcHQSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiVlAMgASgLMhQubWNwZW5naW5lLnYxLlByb21wdFIGcHJvbXB0OloKCmNvbXBsZXRpb24SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiWlAMgASgLMhgubWNwZW5naW5lLnYxLkNvbXBsZXRpb25SCmNvbXBsZXRpb246eQoVcmVzb3VyY2Vfc3Vic2NyaXB0aW9uEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYl5QDIAEoCzIiLm1jcGVuZ2luZS52MS5SZXNvdXJjZVN1YnNjcmlwdGlvblIUcmVzb3VyY2VTdWJzY3JpcHRpb246UgoHc2VydmljZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxiSlAMgASgLMhUubWNwZW5naW5lLnYxLlNlcnZpY2VSB3NlcnZpY2ViBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Tool describes how an RPC is exposed as an MCP tool.
@@ -124,10 +124,167 @@ export const ServiceSchema: GenMessage<Service> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_options, 1);
 
 /**
- * Expose this RPC as an MCP tool.
+ * Resource exposes an RPC as a direct MCP resource with a fixed URI.
+ * The RPC is called with an empty request; a reply of type
+ * mcpengine.v1.ResourceResult is used as the contents, any other reply is
+ * served as its ProtoJSON text (mimeType application/json).
  *
- * 51731: resource, 51732: resource template, 51733: prompt,
- * 51734: completion (reserved for the protocol issue).
+ * @generated from message mcpengine.v1.Resource
+ */
+export type Resource = Message<"mcpengine.v1.Resource"> & {
+  /**
+   * The resource URI (required).
+   *
+   * @generated from field: string uri = 1;
+   */
+  uri: string;
+
+  /**
+   * Programmatic name. Default: the RPC name in snake_case.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * Default: the leading comment of the RPC.
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string mime_type = 5;
+   */
+  mimeType: string;
+};
+
+/**
+ * Describes the message mcpengine.v1.Resource.
+ * Use `create(ResourceSchema)` to create a new message.
+ */
+export const ResourceSchema: GenMessage<Resource> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_options, 2);
+
+/**
+ * ResourceTemplate exposes an RPC as an MCP resource template (RFC 6570).
+ * Each template variable is bound to the request field of the same name
+ * (proto or JSON name); the rest of the request stays at its defaults.
+ *
+ * @generated from message mcpengine.v1.ResourceTemplate
+ */
+export type ResourceTemplate = Message<"mcpengine.v1.ResourceTemplate"> & {
+  /**
+   * e.g. "smack://channels/{channel}/messages" (required).
+   *
+   * @generated from field: string uri_template = 1;
+   */
+  uriTemplate: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string title = 3;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string mime_type = 5;
+   */
+  mimeType: string;
+};
+
+/**
+ * Describes the message mcpengine.v1.ResourceTemplate.
+ * Use `create(ResourceTemplateSchema)` to create a new message.
+ */
+export const ResourceTemplateSchema: GenMessage<ResourceTemplate> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_options, 3);
+
+/**
+ * Prompt exposes an RPC as an MCP prompt. Its arguments are the request's
+ * string fields (required when the field is marked REQUIRED or has a
+ * buf.validate required rule). A reply of type mcpengine.v1.PromptResult is
+ * used as the prompt; any other reply becomes one user text message.
+ *
+ * @generated from message mcpengine.v1.Prompt
+ */
+export type Prompt = Message<"mcpengine.v1.Prompt"> & {
+  /**
+   * Default: the RPC name in snake_case.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string description = 3;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message mcpengine.v1.Prompt.
+ * Use `create(PromptSchema)` to create a new message.
+ */
+export const PromptSchema: GenMessage<Prompt> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_options, 4);
+
+/**
+ * Completion marks an RPC of type
+ * (mcpengine.v1.CompleteRequest) returns (mcpengine.v1.CompleteResponse)
+ * as the handler of completion/complete for every prompt and template.
+ *
+ * @generated from message mcpengine.v1.Completion
+ */
+export type Completion = Message<"mcpengine.v1.Completion"> & {
+};
+
+/**
+ * Describes the message mcpengine.v1.Completion.
+ * Use `create(CompletionSchema)` to create a new message.
+ */
+export const CompletionSchema: GenMessage<Completion> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_options, 5);
+
+/**
+ * ResourceSubscription marks a server-streaming RPC of type
+ * (mcpengine.v1.WatchResourceRequest) returns (stream mcpengine.v1.ResourceUpdate)
+ * that reports changes of resources: the gateway opens it for resources/subscribe
+ * and cancels it on resources/unsubscribe.
+ *
+ * @generated from message mcpengine.v1.ResourceSubscription
+ */
+export type ResourceSubscription = Message<"mcpengine.v1.ResourceSubscription"> & {
+};
+
+/**
+ * Describes the message mcpengine.v1.ResourceSubscription.
+ * Use `create(ResourceSubscriptionSchema)` to create a new message.
+ */
+export const ResourceSubscriptionSchema: GenMessage<ResourceSubscription> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_options, 6);
+
+/**
+ * Expose this RPC as an MCP tool.
  *
  * @generated from extension: mcpengine.v1.Tool tool = 51730;
  */
@@ -135,8 +292,38 @@ export const tool: GenExtension<MethodOptions, Tool> = /*@__PURE__*/
   extDesc(file_mcpengine_v1_options, 0);
 
 /**
+ * @generated from extension: mcpengine.v1.Resource resource = 51731;
+ */
+export const resource: GenExtension<MethodOptions, Resource> = /*@__PURE__*/
+  extDesc(file_mcpengine_v1_options, 1);
+
+/**
+ * @generated from extension: mcpengine.v1.ResourceTemplate resource_template = 51732;
+ */
+export const resource_template: GenExtension<MethodOptions, ResourceTemplate> = /*@__PURE__*/
+  extDesc(file_mcpengine_v1_options, 2);
+
+/**
+ * @generated from extension: mcpengine.v1.Prompt prompt = 51733;
+ */
+export const prompt: GenExtension<MethodOptions, Prompt> = /*@__PURE__*/
+  extDesc(file_mcpengine_v1_options, 3);
+
+/**
+ * @generated from extension: mcpengine.v1.Completion completion = 51734;
+ */
+export const completion: GenExtension<MethodOptions, Completion> = /*@__PURE__*/
+  extDesc(file_mcpengine_v1_options, 4);
+
+/**
+ * @generated from extension: mcpengine.v1.ResourceSubscription resource_subscription = 51735;
+ */
+export const resource_subscription: GenExtension<MethodOptions, ResourceSubscription> = /*@__PURE__*/
+  extDesc(file_mcpengine_v1_options, 5);
+
+/**
  * @generated from extension: mcpengine.v1.Service service = 51730;
  */
 export const service: GenExtension<ServiceOptions, Service> = /*@__PURE__*/
-  extDesc(file_mcpengine_v1_options, 1);
+  extDesc(file_mcpengine_v1_options, 6);
 
