@@ -1,13 +1,15 @@
 import { createResourceServer, type ResourceServer } from "./auth/index.js";
-import { buildTools, type ToolDef } from "./catalog/index.js";
+import { buildSurface, buildTools, type Surface, type ToolDef } from "./catalog/index.js";
 import type { GatewayConfig } from "./config/index.js";
 import { loadDescriptors } from "./descriptors/index.js";
 import {
+  createMcpHttp,
   createMetadataHandler,
-  createStreamableHttpHandler,
+  createOriginPolicy,
   type HttpHandler,
   type HttpListener,
   listen,
+  type McpHttp,
 } from "./http/index.js";
 import { createBackendCredentials } from "./identity.js";
 import { type BackendHandle, createArgumentValidator, createBackendTransport } from "./invoke/index.js";
@@ -17,6 +19,10 @@ import { VERSION } from "./version.js";
 /** A running (or ready to run) gateway. */
 export interface Gateway {
   readonly tools: readonly ToolDef[];
+  /** Resources, templates, prompts, completion and subscription handlers. */
+  readonly surface: Surface;
+  /** The HTTP endpoints (sessions live here). */
+  readonly http: McpHttp;
   readonly mcp: McpServer;
   /** The resource server, when auth is configured. */
   readonly auth: ResourceServer | undefined;
@@ -57,27 +63,51 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     }),
   );
   const tools = buildTools(catalogInput);
+  const surface = buildSurface(catalogInput);
   const auth = config.auth
     ? createResourceServer(config.auth, config.publicUrl ? { publicUrl: config.publicUrl } : {})
     : undefined;
   const mcp = createMcpServer({
     info: { name: config.serverName, version: VERSION },
     tools,
+    surface,
     backends: handles,
     enforceScopes: auth !== undefined,
     backendHeaders: createBackendCredentials(config),
   });
-  const mcpHandler = createStreamableHttpHandler({
+  const http = createMcpHttp({
     server: mcp,
     maxBodyBytes: config.maxBodyBytes,
+    origin: createOriginPolicy({ bindHost: config.host }),
+    legacyMessagesPath: "/messages",
     ...(auth ? { auth } : {}),
   });
-  const routes = new Map<string, HttpHandler>([[config.path, mcpHandler]]);
+  const routes = new Map<string, HttpHandler>([
+    [config.path, http.streamable],
+    ["/sse", http.sse],
+    ["/messages", http.messages],
+  ]);
   if (auth) {
     const metadata = createMetadataHandler(auth);
     for (const path of auth.metadataPaths) routes.set(path, metadata);
   }
-  return { tools, mcp, auth, listen: () => listen(config.host, config.port, routes) };
+  return {
+    tools,
+    surface,
+    http,
+    mcp,
+    auth,
+    async listen() {
+      const listener = await listen(config.host, config.port, routes);
+      return {
+        ...listener,
+        close: async () => {
+          http.close();
+          await listener.close();
+        },
+      };
+    },
+  };
 
   /** Reflection is a gRPC service: always ask over gRPC, whatever the backend's call protocol. */
   function reflectionTransport(b: GatewayConfig["backends"][number]) {

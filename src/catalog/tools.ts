@@ -24,7 +24,8 @@ export interface ToolDef {
   /** OAuth scopes a caller needs (method scopes, else the service's default scopes). */
   readonly scopes: readonly string[];
   readonly inputSchema: JsonSchema;
-  readonly outputSchema: JsonSchema;
+  /** Absent when the RPC answers in MCP content (mcpengine.v1.ToolResult / ToolEvent). */
+  readonly outputSchema: JsonSchema | undefined;
   readonly method: DescMethod;
   /** Name of the backend serving the RPC. */
   readonly backend: string;
@@ -129,7 +130,9 @@ function toolFor(backend: string, service: DescService, method: DescMethod): Too
  * into `{ "messages": [...] }` because MCP requires `structuredContent` to be an
  * object (MCP 2025-11-25, server/tools "Structured Content").
  */
-function outputSchemaOf(method: DescMethod): JsonSchema {
+function outputSchemaOf(method: DescMethod): JsonSchema | undefined {
+  const output = method.output.typeName;
+  if (output === "mcpengine.v1.ToolResult" || output === "mcpengine.v1.ToolEvent") return undefined;
   const reply = messageToJsonSchema(method.output, { mode: "output" });
   if (method.methodKind !== "server_streaming") return reply;
   const { $defs, $schema, ...item } = reply;

@@ -4,6 +4,7 @@ import {
   type DescMethodStreaming,
   type DescMethodUnary,
   fromJson,
+  type JsonObject,
   type JsonValue,
   type MessageShape,
   type Registry,
@@ -11,21 +12,10 @@ import {
 } from "@bufbuild/protobuf";
 import { ConnectError, type Transport } from "@connectrpc/connect";
 import type { ToolDef } from "../catalog/index.js";
+import { type CallToolResult, type LogLevel, logLevelName, toolResult, WellKnown } from "./content.js";
+import { encodeInputResponses, findInputRequired, INPUT_HEADER, type InputRequired } from "./input.js";
 import { describeRpcError } from "./rich-status.js";
 import type { ArgumentValidator } from "./validate.js";
-
-/** A content block of a tool result (MCP 2025-11-25, server/tools "Tool Result"). */
-export interface TextContent {
-  type: "text";
-  text: string;
-}
-
-/** The result of `tools/call` (MCP 2025-11-25, server/tools "CallToolResult"). */
-export interface CallToolResult {
-  content: TextContent[];
-  structuredContent?: { [k: string]: JsonValue };
-  isError?: boolean;
-}
 
 /** A backend as the invoker sees it. */
 export interface BackendHandle {
@@ -37,14 +27,28 @@ export interface BackendHandle {
   readonly validator: ArgumentValidator;
 }
 
-/** Per-call context: cancellation, metadata and streaming callbacks. */
+/** Progress reported while a call runs (MCP basic/utilities/progress). */
+export interface ProgressUpdate {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/** Per-call context: cancellation, metadata, answers to input requests and streaming callbacks. */
 export interface CallContext {
   readonly signal?: AbortSignal;
   /** Extra request metadata (identity, request ids). */
   readonly headers?: Headers;
-  /** Called for each message of a server-streaming RPC, as ProtoJSON. */
-  readonly onMessage?: (message: JsonValue, index: number) => void;
+  /** Answers to the backend's previous `InputRequired`, sent as `mcpengine-input-bin`. */
+  readonly input?: { readonly responses: { [key: string]: JsonObject }; readonly state: Uint8Array };
+  /** Progress of a server-streaming RPC: a `Progress` event, or one per plain message. */
+  readonly onProgress?: (update: ProgressUpdate) => void;
+  /** A `LogMessage` event of a server-streaming RPC. */
+  readonly onLog?: (level: LogLevel, logger: string | undefined, data: JsonValue) => void;
 }
+
+/** A call either completes or needs input first (MCP 2026-07-28 basic/utilities/mrtr). */
+export type Outcome<T> = { readonly done: T } | { readonly input: InputRequired };
 
 /** Upper bound on collected messages of one server-streaming call. */
 const MAX_STREAM_MESSAGES = 10_000;
@@ -61,19 +65,52 @@ export async function callTool(
   args: unknown,
   backend: BackendHandle,
   ctx: CallContext = {},
-): Promise<CallToolResult> {
+): Promise<Outcome<CallToolResult>> {
   const decoded = decodeArguments(tool.method.input, args, backend.registry);
-  if ("error" in decoded) return errorResult(`Invalid arguments for tool "${tool.name}": ${decoded.error}`);
+  if ("error" in decoded) {
+    return { done: errorResult(`Invalid arguments for tool "${tool.name}": ${decoded.error}`) };
+  }
   const violations = backend.validator.validate(tool.method.input, decoded.message);
-  if (violations) return errorResult(`Invalid arguments for tool "${tool.name}":\n${violations}`);
-
+  if (violations) return { done: errorResult(`Invalid arguments for tool "${tool.name}":\n${violations}`) };
   try {
-    const structured = tool.streaming
-      ? await callStreaming(tool, decoded.message, backend, ctx)
-      : await callUnary(tool, decoded.message, backend, ctx);
-    return { content: [{ type: "text", text: JSON.stringify(structured) }], structuredContent: structured };
+    return tool.streaming
+      ? { done: await callStreaming(tool, decoded.message, backend, ctx) }
+      : { done: await callUnary(tool, decoded.message, backend, ctx) };
   } catch (err) {
-    return errorResult(describeRpcError(ConnectError.from(err)));
+    const rpcError = ConnectError.from(err);
+    const input = findInputRequired(rpcError);
+    if (input) return { input };
+    return { done: errorResult(describeRpcError(rpcError)) };
+  }
+}
+
+/**
+ * Calls a unary RPC with a request built from ProtoJSON (resources, prompts,
+ * completions). Backend errors are thrown as `ConnectError`, except an
+ * `InputRequired` detail, which is returned.
+ */
+export async function invokeUnary(
+  method: DescMethod,
+  request: JsonObject,
+  backend: BackendHandle,
+  ctx: CallContext = {},
+): Promise<Outcome<JsonObject>> {
+  if (!isUnary(method)) throw new Error(`${method.name} is not a unary method`);
+  const message = fromJson(method.input, request, { registry: backend.registry });
+  try {
+    const res = await backend.transport.unary(
+      method,
+      ctx.signal,
+      backend.timeoutMs,
+      requestHeaders(ctx),
+      message,
+    );
+    return { done: toJsonObject(method.output, res.message, backend.registry) };
+  } catch (err) {
+    const rpcError = ConnectError.from(err);
+    const input = findInputRequired(rpcError);
+    if (input) return { input };
+    throw rpcError;
   }
 }
 
@@ -94,11 +131,30 @@ async function callUnary(
   request: MessageShape<DescMessage>,
   backend: BackendHandle,
   ctx: CallContext,
-): Promise<{ [k: string]: JsonValue }> {
+): Promise<CallToolResult> {
   const method = tool.method;
   if (!isUnary(method)) throw new Error(`${method.name} is not a unary method`);
-  const res = await backend.transport.unary(method, ctx.signal, backend.timeoutMs, ctx.headers, request);
-  return toJsonObject(tool.method.output, res.message, backend.registry);
+  const res = await backend.transport.unary(
+    method,
+    ctx.signal,
+    backend.timeoutMs,
+    requestHeaders(ctx),
+    request,
+  );
+  const json = toJsonObject(method.output, res.message, backend.registry);
+  return method.output.typeName === WellKnown.ToolResult ? toolResult(json) : structured(json);
+}
+
+/** A plain reply: `structuredContent` plus the same JSON as text (server/tools "Structured Content"). */
+function structured(json: JsonObject): CallToolResult {
+  return { content: [{ type: "text", text: JSON.stringify(json) }], structuredContent: json };
+}
+
+function requestHeaders(ctx: CallContext): Headers | undefined {
+  if (!ctx.input) return ctx.headers;
+  const headers = new Headers(ctx.headers);
+  headers.set(INPUT_HEADER, encodeInputResponses(ctx.input.responses, ctx.input.state));
+  return headers;
 }
 
 async function callStreaming(
@@ -106,7 +162,7 @@ async function callStreaming(
   request: MessageShape<DescMessage>,
   backend: BackendHandle,
   ctx: CallContext,
-): Promise<{ [k: string]: JsonValue }> {
+): Promise<CallToolResult> {
   const method = tool.method;
   if (!isServerStreaming(method)) throw new Error(`${method.name} is not a server-streaming method`);
   const abort = new AbortController();
@@ -117,23 +173,47 @@ async function callStreaming(
       method,
       abort.signal,
       backend.timeoutMs,
-      ctx.headers,
+      requestHeaders(ctx),
       single(request),
     );
+    const events = method.output.typeName === WellKnown.ToolEvent;
     const messages: JsonValue[] = [];
+    let result: CallToolResult | undefined;
     for await (const msg of res.message) {
-      const json = toJsonObject(tool.method.output, msg, backend.registry);
-      ctx.onMessage?.(json, messages.length);
+      const json = toJsonObject(method.output, msg, backend.registry);
+      if (events) {
+        result = relayEvent(json, ctx) ?? result;
+        continue;
+      }
       messages.push(json);
+      ctx.onProgress?.({ progress: messages.length, message: JSON.stringify(json) });
       if (messages.length >= MAX_STREAM_MESSAGES) {
         abort.abort();
         break;
       }
     }
-    return { messages };
+    if (events) return result ?? { content: [] };
+    return structured({ messages });
   } finally {
     ctx.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/** Passes a `ToolEvent`'s progress or log on; returns its result, if it is one. */
+function relayEvent(event: JsonObject, ctx: CallContext): CallToolResult | undefined {
+  const progress = event.progress as JsonObject | undefined;
+  const log = event.log as JsonObject | undefined;
+  const result = event.result as JsonObject | undefined;
+  if (progress) {
+    const update: ProgressUpdate = { progress: Number(progress.progress ?? 0) };
+    if (progress.total !== undefined) update.total = Number(progress.total);
+    if (typeof progress.message === "string" && progress.message) update.message = progress.message;
+    ctx.onProgress?.(update);
+  } else if (log) {
+    const logger = typeof log.logger === "string" && log.logger ? log.logger : undefined;
+    ctx.onLog?.(logLevelName(log.level), logger, log.data ?? null);
+  } else if (result) return toolResult(result);
+  return undefined;
 }
 
 function isUnary(m: DescMethod): m is DescMethodUnary {
@@ -148,8 +228,8 @@ async function* single<T>(value: T): AsyncIterable<T> {
   yield value;
 }
 
-function toJsonObject(desc: DescMessage, msg: MessageShape<DescMessage>, registry: Registry) {
-  return toJson(desc, msg, { registry }) as { [k: string]: JsonValue };
+function toJsonObject(desc: DescMessage, msg: MessageShape<DescMessage>, registry: Registry): JsonObject {
+  return toJson(desc, msg, { registry }) as JsonObject;
 }
 
 function errorResult(text: string): CallToolResult {

@@ -1,10 +1,13 @@
 export {
   type BackendHandle,
   type CallContext,
-  type CallToolResult,
   callTool,
-  type TextContent,
+  invokeUnary,
+  type Outcome,
+  type ProgressUpdate,
 } from "./call.js";
+export * from "./content.js";
+export * from "./input.js";
 export { describeRpcError } from "./rich-status.js";
 export { STATUS_TABLE, type StatusMapping, statusMapping } from "./status-map.js";
 export { type BackendProtocol, createBackendTransport, type TransportOptions } from "./transport.js";

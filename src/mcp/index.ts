@@ -1,16 +1,21 @@
 export * from "./jsonrpc.js";
 export {
   createMcpServer,
+  type Exchange,
   InsufficientScopeError,
+  McpErrorCode,
   type McpServer,
   type McpServerOptions,
-  type RequestContext,
   type ServerInfo,
+  type SessionHooks,
 } from "./server.js";
 export {
+  isStatelessVersion,
   isSupportedVersion,
-  LATEST_VERSION,
+  LATEST_SESSION_VERSION,
   negotiateVersion,
   type ProtocolVersion,
+  SESSION_VERSIONS,
+  STATELESS_VERSIONS,
   SUPPORTED_VERSIONS,
 } from "./versions.js";

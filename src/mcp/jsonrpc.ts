@@ -48,7 +48,7 @@ export class JsonRpcError extends Error {
 export type Incoming =
   | { kind: "request"; message: JsonRpcRequest & { id: RequestId } }
   | { kind: "notification"; message: JsonRpcRequest }
-  | { kind: "response"; id: RequestId }
+  | { kind: "response"; id: RequestId; result?: JsonValue; error?: JsonValue }
   | { kind: "invalid"; id: RequestId | null; reason: string };
 
 /** Classifies one JSON value as a JSON-RPC message (JSON-RPC 2.0 §4, §5). */
@@ -72,7 +72,9 @@ export function classify(value: unknown): Incoming {
     if (!validId) return { kind: "invalid", id: null, reason: "id must be a string or a number" };
     return { kind: "request", message: v as unknown as JsonRpcRequest & { id: RequestId } };
   }
-  if (("result" in v || "error" in v) && validId) return { kind: "response", id };
+  if (("result" in v || "error" in v) && validId) {
+    return { kind: "response", id, result: v.result as JsonValue, error: v.error as JsonValue };
+  }
   return { kind: "invalid", id: validId ? id : null, reason: "not a request, notification or response" };
 }
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { IMAGE_PATH } from "../support/image.js";
+import { statelessRequest } from "../support/stateless.js";
 
 const BIN = fileURLToPath(new URL("../../bin/mcpengine.js", import.meta.url));
 
@@ -74,11 +75,7 @@ describe("mcpengine demo", () => {
           }
         });
       });
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
-      });
+      const res = await fetch(url, { method: "POST", ...statelessRequest(1, "tools/list") });
       const body = (await res.json()) as { result: { tools: { name: string }[] } };
       expect(body.result.tools.map((t) => t.name)).toContain("write_to_channel");
     } finally {

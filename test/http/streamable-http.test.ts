@@ -1,26 +1,48 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStreamableHttpHandler, type HttpListener, listen } from "../../src/http/index.js";
-import { type McpServer, success } from "../../src/mcp/index.js";
+import { type RunningEverything, startEverything } from "../../examples/conformance/server.js";
+import { parseConfig } from "../../src/config/index.js";
+import { createGateway } from "../../src/gateway.js";
+import type { HttpListener } from "../../src/http/index.js";
 
-/** A protocol core that echoes the method name, or throws for "explode". */
-const echoServer: McpServer = {
-  async handle(req) {
-    if (req.method === "explode") throw new Error("kaboom");
-    return req.id === undefined ? undefined : success(req.id, { method: req.method });
-  },
-};
-
+/**
+ * The HTTP transports of every protocol era, against the conformance fixture
+ * behind a real gateway: raw HTTP so that each header and status is visible.
+ */
+let backend: RunningEverything;
 let http: HttpListener;
 let url: string;
 
+const STATELESS = "2026-07-28";
+const META = {
+  "io.modelcontextprotocol/protocolVersion": STATELESS,
+  "io.modelcontextprotocol/clientCapabilities": { elicitation: {} },
+};
+
 beforeAll(async () => {
-  const handler = createStreamableHttpHandler({ server: echoServer, maxBodyBytes: 1024 });
-  http = await listen("127.0.0.1", 0, new Map([["/mcp", handler]]));
+  backend = await startEverything();
+  const config = parseConfig(
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      maxBodyBytes: 4096,
+      backends: [
+        { name: "everything", target: `http://127.0.0.1:${backend.port}`, descriptors: "reflection" },
+      ],
+    }),
+    { source: "test" },
+  );
+  http = await (await createGateway(config)).listen();
   url = `${http.url}/mcp`;
 });
-afterAll(() => http.close());
+afterAll(async () => {
+  await http?.close();
+  await backend?.close();
+});
 
-function post(body: string, headers: Record<string, string> = {}) {
+// biome-ignore lint/suspicious/noExplicitAny: assertions walk arbitrary JSON-RPC payloads
+type Loose = any;
+const json = (res: Response): Promise<Loose> => res.json();
+
+function post(body: unknown, headers: Record<string, string> = {}) {
   return fetch(url, {
     method: "POST",
     headers: {
@@ -28,71 +50,358 @@ function post(body: string, headers: Record<string, string> = {}) {
       accept: "application/json, text/event-stream",
       ...headers,
     },
-    body,
+    body: typeof body === "string" ? body : JSON.stringify(body),
   });
 }
 
-describe("Streamable HTTP endpoint", () => {
-  it("answers a request with a JSON-RPC response", async () => {
-    const res = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }));
+/** A stateless (2026-07-28) request with matching headers. */
+function statelessCall(
+  method: string,
+  params: Record<string, unknown> = {},
+  extra: Record<string, string> = {},
+) {
+  const name = method === "resources/read" ? params.uri : params.name;
+  return post(
+    { jsonrpc: "2.0", id: 1, method, params: { ...params, _meta: META } },
+    {
+      "mcp-protocol-version": STATELESS,
+      "mcp-method": method,
+      ...(typeof name === "string" ? { "mcp-name": name } : {}),
+      ...extra,
+    },
+  );
+}
+
+/** Opens a session (2025-11-25) and returns its id. */
+async function openSession(capabilities: Record<string, unknown> = {}): Promise<string> {
+  const res = await post({
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities, clientInfo: { name: "t", version: "1" } },
+  });
+  expect(res.status).toBe(200);
+  const id = res.headers.get("mcp-session-id");
+  expect(id).toBeTruthy();
+  await json(res);
+  return id as string;
+}
+
+/** Reads SSE events (data fields parsed as JSON) until `until` says stop or the stream ends. */
+async function readEvents(
+  res: Response,
+  until: (events: { id?: string; data: unknown }[]) => boolean,
+): Promise<{ id?: string; data: unknown }[]> {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const events: { id?: string; data: unknown }[] = [];
+  let buffer = "";
+  while (!until(events)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut = buffer.indexOf("\n\n");
+    while (cut >= 0) {
+      const frame = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let id: string | undefined;
+      let data = "";
+      for (const line of frame.split("\n")) {
+        if (line.startsWith("id: ")) id = line.slice(4);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      }
+      if (data.trim()) events.push({ ...(id ? { id } : {}), data: JSON.parse(data) });
+      else if (id) events.push({ id, data: null });
+      cut = buffer.indexOf("\n\n");
+    }
+  }
+  await reader.cancel();
+  return events;
+}
+
+describe("sessions (2025-03-26 … 2025-11-25)", () => {
+  it("creates a session on initialize and serves requests in it", async () => {
+    const session = await openSession();
+    const res = await post({ jsonrpc: "2.0", id: 1, method: "tools/list" }, { "mcp-session-id": session });
     expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toBe("application/json");
-    expect(await res.json()).toEqual({ jsonrpc: "2.0", id: 1, result: { method: "ping" } });
+    const body = await json(res);
+    expect(body.result.tools.map((t: { name: string }) => t.name)).toContain("test_simple_text");
   });
 
-  it("accepts notifications and responses with 202 and no body", async () => {
-    const n = await post(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }));
-    expect(n.status).toBe(202);
-    expect(await n.text()).toBe("");
-    const r = await post(JSON.stringify({ jsonrpc: "2.0", id: 9, result: {} }));
-    expect(r.status).toBe(202);
+  it("refuses requests without a session, and unknown sessions with 404", async () => {
+    const none = await post({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    expect(none.status).toBe(400);
+    const unknown = await post({ jsonrpc: "2.0", id: 1, method: "tools/list" }, { "mcp-session-id": "nope" });
+    expect(unknown.status).toBe(404);
   });
 
-  it("answers malformed JSON with a parse error", async () => {
-    const res = await post("{not json");
+  it("ends a session on DELETE", async () => {
+    const session = await openSession();
+    const del = await fetch(url, { method: "DELETE", headers: { "mcp-session-id": session } });
+    expect(del.status).toBe(200);
+    const after = await post({ jsonrpc: "2.0", id: 1, method: "ping" }, { "mcp-session-id": session });
+    expect(after.status).toBe(404);
+  });
+
+  it("streams progress on the POST's SSE stream, with event ids and a priming event", async () => {
+    const session = await openSession();
+    const res = await post(
+      {
+        jsonrpc: "2.0",
+        id: 7,
+        method: "tools/call",
+        params: { name: "test_tool_with_progress", arguments: {}, _meta: { progressToken: "p" } },
+      },
+      { "mcp-session-id": session },
+    );
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    expect(res.headers.get("x-accel-buffering")).toBe("no");
+    const events = await readEvents(res, () => false);
+    expect(events[0]).toMatchObject({ data: null });
+    const progress = events.filter(
+      (e) => (e.data as { method?: string })?.method === "notifications/progress",
+    );
+    expect(progress.map((e) => (e.data as { params: { progress: number } }).params.progress)).toEqual([
+      0, 50, 100,
+    ]);
+    expect(events.at(-1)?.data).toMatchObject({ id: 7, result: { content: [{ type: "text" }] } });
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+  });
+
+  it("resumes a dropped stream with Last-Event-ID and loses no event", async () => {
+    const session = await openSession();
+    const res = await post(
+      {
+        jsonrpc: "2.0",
+        id: 8,
+        method: "tools/call",
+        params: { name: "test_tool_with_progress", arguments: {}, _meta: { progressToken: "r" } },
+      },
+      { "mcp-session-id": session },
+    );
+    // Drop the connection after the first progress event.
+    const first = await readEvents(res, (ev) => ev.some((e) => e.data !== null));
+    const lastId = first.at(-1)?.id as string;
+    expect(lastId).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 200));
+    const resumed = await fetch(url, {
+      headers: { accept: "text/event-stream", "mcp-session-id": session, "last-event-id": lastId },
+    });
+    expect(resumed.status).toBe(200);
+    const rest = await readEvents(resumed, () => false);
+    const all = [...first, ...rest].filter((e) => e.data !== null);
+    const progress = all
+      .filter((e) => (e.data as { method?: string }).method === "notifications/progress")
+      .map((e) => (e.data as { params: { progress: number } }).params.progress);
+    expect(progress).toEqual([0, 50, 100]);
+    expect(all.at(-1)?.data).toMatchObject({ id: 8, result: {} });
+  });
+
+  it("refuses a backend's input request the client has no capability for", async () => {
+    const session = await openSession();
+    const res = await post(
+      {
+        jsonrpc: "2.0",
+        id: 9,
+        method: "tools/call",
+        params: { name: "test_sampling", arguments: { prompt: "hi" } },
+      },
+      { "mcp-session-id": session },
+    );
+    expect((await json(res)).error).toMatchObject({ code: -32021 });
+  });
+
+  it("sends server-to-client requests on the request's stream and continues with the answer", async () => {
+    const session = await openSession({ sampling: {} });
+    const res = await post(
+      {
+        jsonrpc: "2.0",
+        id: 9,
+        method: "tools/call",
+        params: { name: "test_sampling", arguments: { prompt: "hi" } },
+      },
+      { "mcp-session-id": session },
+    );
+    const asked = await readEvents(res, (ev) => ev.some((e) => (e.data as { method?: string })?.method));
+    const request = asked.find((e) => (e.data as { method?: string })?.method)?.data as {
+      id: string;
+      method: string;
+    };
+    expect(request.method).toBe("sampling/createMessage");
+    // The connection was dropped; the answer arrives, and the result is replayed on resumption.
+    const answer = await post(
+      {
+        jsonrpc: "2.0",
+        id: request.id,
+        result: {
+          role: "assistant",
+          content: { type: "text", text: "42" },
+          model: "m",
+          stopReason: "endTurn",
+        },
+      },
+      { "mcp-session-id": session },
+    );
+    expect(answer.status).toBe(202);
+    await new Promise((r) => setTimeout(r, 200));
+    const resumed = await fetch(url, {
+      headers: {
+        accept: "text/event-stream",
+        "mcp-session-id": session,
+        "last-event-id": asked.at(-1)?.id ?? "",
+      },
+    });
+    const rest = await readEvents(resumed, () => false);
+    expect(rest.at(-1)?.data).toMatchObject({ id: 9, result: { content: [{ text: "LLM response: 42" }] } });
+  });
+
+  it("opens one standalone GET stream per session", async () => {
+    const session = await openSession();
+    const headers = { accept: "text/event-stream", "mcp-session-id": session };
+    const first = await fetch(url, { headers });
+    expect(first.status).toBe(200);
+    const second = await fetch(url, { headers });
+    expect(second.status).toBe(409);
+    await first.body?.cancel();
+  });
+});
+
+describe("stateless (2026-07-28)", () => {
+  it("answers with resultType and cache hints", async () => {
+    const res = await statelessCall("tools/list");
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.result).toMatchObject({ resultType: "complete", cacheScope: "public" });
+    expect(Number.isInteger(body.result.ttlMs)).toBe(true);
+  });
+
+  it("validates _meta and the headers against the body", async () => {
+    const noMeta = await post(
+      { jsonrpc: "2.0", id: 1, method: "tools/list", params: {} },
+      { "mcp-protocol-version": STATELESS, "mcp-method": "tools/list" },
+    );
+    expect(noMeta.status).toBe(400);
+    expect((await json(noMeta)).error.code).toBe(-32602);
+    const wrongMethod = await statelessCall("tools/list", {}, { "mcp-method": "prompts/list" });
+    expect(wrongMethod.status).toBe(400);
+    expect((await json(wrongMethod)).error.code).toBe(-32020);
+    const wrongName = await statelessCall(
+      "tools/call",
+      { name: "test_simple_text" },
+      { "mcp-name": "other" },
+    );
+    expect((await json(wrongName)).error.code).toBe(-32020);
+    const unknown = await statelessCall("initialize");
+    expect(unknown.status).toBe(404);
+    expect((await json(unknown)).error.code).toBe(-32601);
+  });
+
+  it("refuses an unsupported version, listing the supported ones", async () => {
+    const res = await post(
+      {
+        jsonrpc: "2.0",
+        id: 3,
+        method: "tools/list",
+        params: { _meta: { ...META, "io.modelcontextprotocol/protocolVersion": "2099-01-01" } },
+      },
+      { "mcp-protocol-version": "2099-01-01", "mcp-method": "tools/list" },
+    );
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ id: null, error: { code: -32700 } });
+    const body = await json(res);
+    expect(body).toMatchObject({ id: 3, error: { code: -32022, data: { requested: "2099-01-01" } } });
+    expect(body.error.data.supported).toContain(STATELESS);
   });
 
-  it("answers a non-JSON-RPC body with an invalid request error", async () => {
-    const res = await post(JSON.stringify({ hello: "world" }));
+  it("runs the input-required round trip and refuses altered request state", async () => {
+    const name = "test_input_required_result_request_state";
+    const first = await json(await statelessCall("tools/call", { name, arguments: {} }));
+    expect(first.result.resultType).toBe("input_required");
+    const { requestState } = first.result;
+    expect(typeof requestState).toBe("string");
+    const inputResponses = { confirm: { action: "accept", content: { ok: true } } };
+    const done = await json(
+      await statelessCall("tools/call", { name, arguments: {}, inputResponses, requestState }),
+    );
+    expect(done.result.content[0].text).toContain("state-ok");
+    const altered = { name, arguments: {}, inputResponses, requestState: `${requestState}x` };
+    const tampered = await json(await statelessCall("tools/call", altered));
+    expect(tampered.error.code).toBe(-32602);
+  });
+
+  it("refuses input the client cannot give with -32021 naming the capability", async () => {
+    const res = await statelessCall("tools/call", { name: "test_missing_capability", arguments: {} });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: { code: -32600 } });
+    expect((await json(res)).error).toMatchObject({
+      code: -32021,
+      data: { requiredCapabilities: { sampling: {} } },
+    });
+  });
+});
+
+describe("2024-11-05 HTTP+SSE", () => {
+  it("announces the message endpoint and answers on the stream", async () => {
+    const stream = await fetch(`${http.url}/sse`, { headers: { accept: "text/event-stream" } });
+    expect(stream.status).toBe(200);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while (!text.includes("\n\n")) text += decoder.decode((await reader.read()).value);
+    const endpoint = /event: endpoint\ndata: (\S+)/.exec(text)?.[1] as string;
+    expect(endpoint).toMatch(/^\/messages\?sessionId=/);
+    const res = await fetch(`${http.url}${endpoint}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 5,
+        method: "tools/call",
+        params: { name: "test_simple_text" },
+      }),
+    });
+    expect(res.status).toBe(202);
+    while (!text.includes('"id":5')) text += decoder.decode((await reader.read()).value);
+    expect(text).toContain("This is a simple text response for testing.");
+    await reader.cancel();
+  });
+});
+
+describe("robustness", () => {
+  it("answers malformed, invalid and batch bodies with JSON-RPC errors", async () => {
+    const parse = await post("{not json");
+    expect(parse.status).toBe(400);
+    expect(await json(parse)).toMatchObject({ id: null, error: { code: -32700 } });
+    const invalid = await post({ hello: "world" });
+    expect((await json(invalid)).error.code).toBe(-32600);
+    const batch = await post([{ jsonrpc: "2.0", id: 1, method: "ping" }]);
+    expect((await json(batch)).error.code).toBe(-32600);
+    const type = await post("{}", { "content-type": "text/plain" });
+    expect(type.status).toBe(415);
   });
 
   it("refuses an oversized body with 413 and keeps serving", async () => {
-    const res = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "x".repeat(4096) }));
+    const res = await post({ jsonrpc: "2.0", id: 1, method: "x".repeat(8192) });
     expect(res.status).toBe(413);
-    const again = await post(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "ping" }));
-    expect(again.status).toBe(200);
+    expect((await statelessCall("tools/list")).status).toBe(200);
   });
 
-  it("refuses a body that is not declared as JSON", async () => {
-    const res = await post("{}", { "content-type": "text/plain" });
-    expect(res.status).toBe(415);
-  });
-
-  it("refuses an unsupported MCP-Protocol-Version header", async () => {
-    const res = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }), {
-      "mcp-protocol-version": "1999-01-01",
-    });
-    expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: { code: -32600 } });
-  });
-
-  it("answers GET and DELETE with 405 while it offers no standalone stream", async () => {
-    for (const method of ["GET", "DELETE"]) {
-      const res = await fetch(url, { method });
-      expect(res.status).toBe(405);
-      expect(res.headers.get("allow")).toBe("POST");
-    }
-  });
-
-  it("turns a crashing handler into a 500 and keeps serving", async () => {
-    const res = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "explode" }));
-    expect(res.status).toBe(500);
-    const again = await post(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "ping" }));
-    expect(again.status).toBe(200);
+  it("refuses foreign Host and Origin headers (DNS rebinding)", async () => {
+    const { request } = await import("node:http");
+    const status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+        });
+        req.on("response", (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end("{}");
+      });
+    expect(await status({ host: "evil.example" })).toBe(403);
+    expect(await status({ origin: "http://evil.example" })).toBe(403);
+    expect(await status({ origin: "http://localhost:5173" })).not.toBe(403);
   });
 
   it("serves /healthz and 404 elsewhere", async () => {

@@ -20,6 +20,7 @@ import type { HttpListener } from "../../src/http/index.js";
 import { startConnectServer } from "../support/echo-server.js";
 import { GATEWAY_CLIENT, type Idp, startIdp } from "../support/idp.js";
 import { IMAGE_PATH } from "../support/image.js";
+import { statelessRequest } from "../support/stateless.js";
 
 /** The MCP resource's identifier; tokens are minted for it. */
 const AUDIENCE = "http://mcp.test/mcp";
@@ -148,10 +149,12 @@ describe("the gateway as a resource server", () => {
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toEqual(["list_channels", "read_channel", "watch_channel"]);
     await client.close();
-    const res = await post(
-      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "write_to_channel", arguments: {} } },
-      { authorization: `Bearer ${token}`, "mcp-protocol-version": "2025-11-25" },
-    );
+    const call = statelessRequest(2, "tools/call", { name: "write_to_channel", arguments: {} });
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { ...call.headers, authorization: `Bearer ${token}` },
+      body: call.body,
+    });
     expect(res.status).toBe(403);
     expect(res.headers.get("www-authenticate")).toMatch(/error="insufficient_scope", scope="smack.write"/);
   });

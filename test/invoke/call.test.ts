@@ -15,6 +15,7 @@ import {
 import { buildTools, type ToolDef } from "../../src/catalog/index.js";
 import {
   type BackendHandle,
+  type CallToolResult,
   callTool,
   createArgumentValidator,
   STATUS_TABLE,
@@ -58,14 +59,21 @@ function setup(getItem: GetImpl, timeoutMs = 5_000) {
   return { backend, tool };
 }
 
-function textOf(result: { content: { text: string }[] }): string {
-  return result.content.map((c) => c.text).join("\n");
+function textOf(result: { content: { [k: string]: unknown }[] }): string {
+  return result.content.map((c) => String(c.text)).join("\n");
+}
+
+/** callTool for RPCs that never ask for input. */
+async function call(...args: Parameters<typeof callTool>): Promise<CallToolResult> {
+  const outcome = await callTool(...args);
+  if (!("done" in outcome)) throw new Error("unexpected input request");
+  return outcome.done;
 }
 
 describe("callTool", () => {
   it("returns the reply as structuredContent and the same JSON as text", async () => {
     const { backend, tool } = setup(async (req) => ({ item: item(req.sku, 9007199254740993n) }));
-    const result = await callTool(tool("inv_get_http_item"), { sku: "A1" }, backend);
+    const result = await call(tool("inv_get_http_item"), { sku: "A1" }, backend);
     expect(result.isError).toBeUndefined();
     expect(result.structuredContent).toEqual({
       item: { sku: "A1", name: "Item A1", quantity: "9007199254740993" },
@@ -75,21 +83,21 @@ describe("callTool", () => {
 
   it("rejects an unknown argument as a tool error naming the field", async () => {
     const { backend, tool } = setup(async () => ({ item: item("x") }));
-    const result = await callTool(tool("inv_get_http_item"), { sku: "A1", colour: "red" }, backend);
+    const result = await call(tool("inv_get_http_item"), { sku: "A1", colour: "red" }, backend);
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/colour/);
   });
 
   it("rejects a wrongly typed argument as a tool error", async () => {
     const { backend, tool } = setup(async () => ({ item: item("x") }));
-    const result = await callTool(tool("inv_get_http_item"), { sku: 12 }, backend);
+    const result = await call(tool("inv_get_http_item"), { sku: 12 }, backend);
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/sku/);
   });
 
   it("rejects arguments that are not an object", async () => {
     const { backend, tool } = setup(async () => ({ item: item("x") }));
-    const result = await callTool(tool("inv_get_http_item"), ["A1"], backend);
+    const result = await call(tool("inv_get_http_item"), ["A1"], backend);
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/must be a JSON object/);
   });
@@ -107,7 +115,7 @@ describe("callTool", () => {
         },
       ]);
     });
-    const result = await callTool(tool("inv_get_http_item"), { sku: "?" }, backend);
+    const result = await call(tool("inv_get_http_item"), { sku: "?" }, backend);
     expect(result.isError).toBe(true);
     const text = textOf(result);
     expect(text).toContain("Invalid argument (INVALID_ARGUMENT): sku is malformed");
@@ -121,7 +129,7 @@ describe("callTool", () => {
         { desc: RetryInfoSchema, value: { retryDelay: { seconds: 2n, nanos: 500_000_000 } } },
       ]);
     });
-    const text = textOf(await callTool(tool("inv_get_http_item"), { sku: "A" }, backend));
+    const text = textOf(await call(tool("inv_get_http_item"), { sku: "A" }, backend));
     expect(text).toContain("UNAVAILABLE");
     expect(text).toContain("retry after 2.5s");
     expect(text).toContain("may be retried");
@@ -131,7 +139,7 @@ describe("callTool", () => {
     const { backend, tool } = setup(async () => {
       throw new ConnectError("boom", Number(code) as Code);
     });
-    const result = await callTool(tool("inv_get_http_item"), { sku: "A" }, backend);
+    const result = await call(tool("inv_get_http_item"), { sku: "A" }, backend);
     expect(result.isError).toBe(true);
     expect(textOf(result)).toContain(`(${row.name}): boom`);
   });
@@ -149,7 +157,7 @@ describe("callTool", () => {
       });
       return { item: item("late") };
     }, 100);
-    const result = await callTool(tool("inv_get_http_item"), { sku: "A" }, backend);
+    const result = await call(tool("inv_get_http_item"), { sku: "A" }, backend);
     expect(seen).toBeGreaterThan(0);
     expect(seen).toBeLessThanOrEqual(100);
     expect(result.isError).toBe(true);
@@ -159,14 +167,14 @@ describe("callTool", () => {
   it("collects every message of a server-streaming RPC, in order", async () => {
     const { backend, tool } = setup(async () => ({ item: item("x") }));
     const seen: unknown[] = [];
-    const result = await callTool(tool("inv_tail_item"), { sku: "S", count: 3 }, backend, {
-      onMessage: (m) => seen.push(m),
+    const result = await call(tool("inv_tail_item"), { sku: "S", count: 3 }, backend, {
+      onProgress: (p) => seen.push({ progress: p.progress, message: JSON.parse(p.message ?? "null") }),
     });
     const messages = [0, 1, 2].map((i) => ({
       item: { sku: `S-${i}`, name: `Item S-${i}`, ...(i > 0 ? { quantity: String(i) } : {}) },
     }));
     expect(result.structuredContent).toEqual({ messages });
-    expect(seen).toEqual(messages);
+    expect(seen).toEqual(messages.map((m, i) => ({ progress: i + 1, message: m })));
   });
 
   it("cancels the backend RPC when the caller aborts", async () => {
@@ -181,7 +189,7 @@ describe("callTool", () => {
       return { item: item("never") };
     });
     const abort = new AbortController();
-    const pending = callTool(tool("inv_get_http_item"), { sku: "A" }, backend, { signal: abort.signal });
+    const pending = call(tool("inv_get_http_item"), { sku: "A" }, backend, { signal: abort.signal });
     setTimeout(() => abort.abort(), 20);
     const result = await pending;
     expect(result.isError).toBe(true);

@@ -52,7 +52,9 @@ describe.each<BackendProtocol>(["grpc", "connect", "grpc-web"])("a %s backend", 
       validator: createArgumentValidator(registry),
     };
     seenTimeouts.length = 0;
-    const result = await callTool(echoTool, { sink: { text: "hi", i64: "5" } }, backend);
+    const outcome = await callTool(echoTool, { sink: { text: "hi", i64: "5" } }, backend);
+    if (!("done" in outcome)) throw new Error("unexpected input request");
+    const result = outcome.done;
     expect(result.structuredContent, JSON.stringify(result.content)).toEqual({
       sink: { text: "hi", i64: "5" },
     });

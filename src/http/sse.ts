@@ -1,0 +1,117 @@
+import type { ServerResponse } from "node:http";
+
+/** Headers of every SSE response; `X-Accel-Buffering: no` keeps nginx from holding events back. */
+export const SSE_HEADERS = {
+  "content-type": "text/event-stream",
+  "cache-control": "no-cache, no-transform",
+  "x-accel-buffering": "no",
+} as const;
+
+/** Options of an {@link EventStream}. */
+export interface EventStreamOptions {
+  /** Most events kept for replay; older ones are dropped (bounded memory). */
+  readonly maxBuffered: number;
+  /** Interval of `: keep-alive` comments while a connection is attached, in ms (0: none). */
+  readonly keepAliveMs: number;
+  /** Reconnection delay suggested to the client (the SSE `retry` field), in ms. */
+  readonly retryMs: number;
+  /** Send a priming event (an id and empty data) first, so the client can resume (MCP 2025-11-25). */
+  readonly prime: boolean;
+}
+
+interface Buffered {
+  readonly seq: number;
+  readonly frame: string;
+}
+
+/**
+ * One resumable SSE stream of a session (MCP 2025-11-25 basic/transports
+ * "Resumability and Redelivery"): every event has an id `<stream>_<seq>`, the
+ * stream outlives its HTTP connection, and a client reconnecting with
+ * `Last-Event-ID` gets the events of this stream after that id, then the rest live.
+ */
+export class EventStream {
+  private seq = 0;
+  private readonly buffer: Buffered[] = [];
+  private res: ServerResponse | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** The stream will carry no more events. */
+  done = false;
+
+  constructor(
+    readonly id: string,
+    private readonly options: EventStreamOptions,
+  ) {}
+
+  /** A connection is attached. */
+  get live(): boolean {
+    return this.res !== undefined;
+  }
+
+  /**
+   * Attaches a connection: writes the SSE headers (plus `extra`), the priming
+   * event on first attach, and the buffered events after `afterSeq`.
+   */
+  attach(res: ServerResponse, extra: { [k: string]: string } = {}, afterSeq?: number): void {
+    this.detach();
+    this.res = res;
+    res.writeHead(200, { ...SSE_HEADERS, ...extra });
+    if (afterSeq === undefined) {
+      if (this.options.prime)
+        this.write(`id: ${this.nextId()}\nretry: ${this.options.retryMs}\ndata: \n\n`, false);
+    } else {
+      for (const e of this.buffer) if (e.seq > afterSeq) res.write(e.frame);
+    }
+    res.on("close", () => {
+      if (this.res === res) this.detach();
+    });
+    if (this.done) {
+      this.detach(true);
+      return;
+    }
+    if (this.options.keepAliveMs > 0) {
+      this.timer = setInterval(() => this.res?.write(": keep-alive\n\n"), this.options.keepAliveMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Sends one JSON-RPC message as an event (buffered for replay). */
+  send(message: unknown): void {
+    this.write(`id: ${this.nextId()}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`, true);
+  }
+
+  /** Ends the stream: no more events; the connection, if any, is closed. */
+  end(): void {
+    this.done = true;
+    this.detach(true);
+  }
+
+  /** The sequence number of one of this stream's event ids, if it is one. */
+  static parseEventId(id: string): { stream: string; seq: number } | undefined {
+    const cut = id.lastIndexOf("_");
+    if (cut <= 0) return undefined;
+    const seq = Number(id.slice(cut + 1));
+    return Number.isSafeInteger(seq) ? { stream: id.slice(0, cut), seq } : undefined;
+  }
+
+  private nextId(): string {
+    this.seq += 1;
+    return `${this.id}_${this.seq}`;
+  }
+
+  private write(frame: string, keep: boolean): void {
+    if (keep) {
+      this.buffer.push({ seq: this.seq, frame });
+      if (this.buffer.length > this.options.maxBuffered) this.buffer.shift();
+    }
+    this.res?.write(frame);
+  }
+
+  private detach(end = false): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const res = this.res;
+    this.res = undefined;
+    if (end && res && !res.writableEnded) res.end();
+  }
+}
