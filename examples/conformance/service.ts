@@ -326,6 +326,8 @@ export function createEverythingService(): EverythingServiceServer {
       call.write({ result: result(text(`Hello, ${JSON.stringify(answer.content ?? {})}`)) });
     }),
 
+    customHeaders: unary(async (req) => result(text(`Ran in ${req.region}: ${req.query || "(no query)"}`))),
+
     staticText: unary(async () =>
       resource({
         uri: "test://static-text",

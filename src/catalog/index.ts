@@ -13,6 +13,7 @@ export {
   type BackendServices,
   buildTools,
   CatalogError,
+  type HeaderParam,
   type ToolAnnotations,
   type ToolDef,
 } from "./tools.js";

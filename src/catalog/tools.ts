@@ -1,6 +1,10 @@
-import { type DescMethod, type DescService, getOption, hasOption } from "@bufbuild/protobuf";
+import { type DescMethod, type DescService, getOption, hasOption, ScalarType } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { service as serviceOption, tool as toolOption } from "../../gen/es/mcpengine/v1/options_pb.js";
+import {
+  field as fieldOption,
+  service as serviceOption,
+  tool as toolOption,
+} from "../../gen/es/mcpengine/v1/options_pb.js";
 import { type JsonSchema, messageToJsonSchema } from "../schema/index.js";
 import { leadingComment } from "./comments.js";
 import { isValidToolName, snakeCase } from "./naming.js";
@@ -31,6 +35,16 @@ export interface ToolDef {
   readonly backend: string;
   /** The RPC streams its replies (server-streaming). */
   readonly streaming: boolean;
+  /** Arguments mirrored into `Mcp-Param-<header>` request headers (MCP 2026-07-28). */
+  readonly headerParams: readonly HeaderParam[];
+}
+
+/** A tool argument mirrored into an HTTP header (`x-mcp-header`). */
+export interface HeaderParam {
+  /** The argument's JSON name. */
+  readonly argument: string;
+  /** The header name's suffix: the header is `Mcp-Param-<header>`. */
+  readonly header: string;
 }
 
 /** A backend's services, as found in its descriptors. */
@@ -111,18 +125,63 @@ function toolFor(backend: string, service: DescService, method: DescMethod): Too
   if (own?.openWorldHint !== undefined) annotations.openWorldHint = own.openWorldHint;
 
   const scopes = own && own.scopes.length > 0 ? own.scopes : (svc?.defaultScopes ?? []);
+  const inputSchema = messageToJsonSchema(method.input, { mode: "input" });
+  const headerParams = headerParamsOf(method, inputSchema);
   return {
     name,
     title,
     description: own?.description || leadingComment(method),
     annotations,
     scopes: [...scopes],
-    inputSchema: messageToJsonSchema(method.input, { mode: "input" }),
+    inputSchema,
     outputSchema: outputSchemaOf(method),
     method,
     backend,
     streaming: method.methodKind === "server_streaming",
+    headerParams,
   };
+}
+
+/** RFC 9110 §5.6.2 token characters. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Collects `(mcpengine.v1.field).header` of the request's top-level fields and
+ * marks them with `x-mcp-header` in the input schema (MCP 2026-07-28
+ * server/tools "x-mcp-header": primitive, statically reachable, unique token).
+ */
+function headerParamsOf(method: DescMethod, schema: JsonSchema): HeaderParam[] {
+  const params: HeaderParam[] = [];
+  const seen = new Set<string>();
+  const properties = schema.properties as { [k: string]: JsonSchema } | undefined;
+  for (const field of method.input.fields) {
+    if (!hasOption(field, fieldOption)) continue;
+    const header = getOption(field, fieldOption).header;
+    if (!header) continue;
+    const where = `${method.input.typeName}.${field.name}`;
+    const primitive =
+      field.fieldKind === "scalar" &&
+      field.scalar !== ScalarType.BYTES &&
+      field.scalar !== ScalarType.DOUBLE &&
+      field.scalar !== ScalarType.FLOAT;
+    if (!primitive) {
+      throw new CatalogError(
+        "invalid_option",
+        `${where}: a header must mirror a string, bool or integer field`,
+      );
+    }
+    if (!TOKEN.test(header) || seen.has(header.toLowerCase())) {
+      throw new CatalogError(
+        "invalid_option",
+        `${where}: header "${header}" is not a token unique in the request`,
+      );
+    }
+    seen.add(header.toLowerCase());
+    const property = properties?.[field.jsonName];
+    if (properties && property) properties[field.jsonName] = { ...property, "x-mcp-header": header };
+    params.push({ argument: field.jsonName, header });
+  }
+  return params;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { LogLevel } from "../invoke/index.js";
 import { LOG_LEVELS } from "../invoke/index.js";
 import {
   classify,
+  decodeHeaderValue,
   ErrorCode,
   type Exchange,
   failure,
@@ -315,7 +316,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     }
     const name = NAMED[request.method] === undefined ? undefined : params[NAMED[request.method] as string];
     if (typeof name === "string") {
-      const nameHeader = header(req, "mcp-name")?.trim();
+      const raw = header(req, "mcp-name");
+      const nameHeader = raw === undefined ? undefined : decodeHeaderValue(raw);
       if (nameHeader !== name) {
         const text =
           nameHeader === undefined
@@ -343,6 +345,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       stateless: true,
       clientCapabilities: capabilities as JsonObject,
       logLevel: (LOG_LEVELS as readonly string[]).includes(level as string) ? (level as LogLevel) : undefined,
+      header: (name) => header(req, name),
       notify: (method, p) => reply.send({ jsonrpc: "2.0", method, params: p }),
     };
     await answer(reply, msg.message as JsonRpcRequest & { id: RequestId }, ex, true);

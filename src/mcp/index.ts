@@ -1,3 +1,4 @@
+export { decodeHeaderValue, headerText } from "./headers.js";
 export * from "./jsonrpc.js";
 export {
   createMcpServer,

@@ -26,6 +26,7 @@ import {
   type StateSealer,
   WellKnown,
 } from "../invoke/index.js";
+import { decodeHeaderValue, headerText } from "./headers.js";
 import {
   ErrorCode,
   failure,
@@ -62,6 +63,8 @@ export interface Exchange {
   readonly clientCapabilities: JsonObject;
   /** Minimum level of log notifications for this request; undefined sends none. */
   readonly logLevel: LogLevel | undefined;
+  /** A request header (lower-case name), where the transport has headers. */
+  readonly header?: (name: string) => string | undefined;
   /** Sends a notification related to this request (its response stream). */
   notify(method: string, params: JsonObject): void;
   /** Sends a server-to-client request related to this request (session eras only). */
@@ -312,6 +315,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     const tool = toolsByName.get(name);
     if (!tool) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     demand(tool.scopes, ex);
+    if (ex.header && tool.headerParams.length > 0) checkParamHeaders(tool, params.arguments, ex.header);
     const backend = backendOf(tool);
     let base: CallContext;
     try {
@@ -650,6 +654,34 @@ export function createMcpServer(options: McpServerOptions): McpServer {
       }
     },
   };
+}
+
+/**
+ * Checks that every `Mcp-Param-*` header agrees with the argument it mirrors
+ * (MCP 2026-07-28 basic/transports "Server Behavior for Custom Headers").
+ */
+function checkParamHeaders(
+  tool: ToolDef,
+  args: JsonValue | undefined,
+  header: (name: string) => string | undefined,
+): void {
+  const given = typeof args === "object" && args !== null && !Array.isArray(args) ? args : {};
+  for (const p of tool.headerParams) {
+    const raw = header(`mcp-param-${p.header.toLowerCase()}`);
+    const value = given[p.argument];
+    const mismatch = (why: string) =>
+      new JsonRpcError(McpErrorCode.HeaderMismatch, `Mcp-Param-${p.header} ${why}`, {
+        header: `Mcp-Param-${p.header}`,
+      });
+    if (value === undefined || value === null) {
+      if (raw !== undefined) throw mismatch(`is set but arguments.${p.argument} is absent`);
+      continue;
+    }
+    if (raw === undefined) throw mismatch(`is required when arguments.${p.argument} is present`);
+    const decoded = decodeHeaderValue(raw);
+    if (decoded === undefined) throw mismatch("has an invalid value");
+    if (decoded !== headerText(value)) throw mismatch(`does not match arguments.${p.argument}`);
+  }
 }
 
 function bindTemplate(t: ResourceTemplateDef, vars: Map<string, string>): JsonObject {

@@ -296,6 +296,29 @@ describe("stateless (2026-07-28)", () => {
     expect((await json(unknown)).error.code).toBe(-32601);
   });
 
+  it("checks Mcp-Param headers against the arguments they mirror", async () => {
+    const name = "test_custom_headers";
+    const list = await json(await statelessCall("tools/list"));
+    const tool = list.result.tools.find((t: { name: string }) => t.name === name);
+    expect(tool.inputSchema.properties.region["x-mcp-header"]).toBe("Region");
+    const args = { name, arguments: { region: "eu-west1", query: "q" } };
+    const ok = await statelessCall("tools/call", args, { "mcp-param-region": "eu-west1" });
+    expect((await json(ok)).result.content[0].text).toBe("Ran in eu-west1: q");
+    const encoded = await statelessCall("tools/call", args, {
+      "mcp-param-region": `=?base64?${Buffer.from("eu-west1").toString("base64")}?=`,
+    });
+    expect(encoded.status).toBe(200);
+    for (const headers of [
+      {},
+      { "mcp-param-region": "us-east1" },
+      { "mcp-param-region": "=?base64?ZXU?=" },
+    ]) {
+      const res = await statelessCall("tools/call", args, headers);
+      expect(res.status).toBe(400);
+      expect((await json(res)).error.code).toBe(-32020);
+    }
+  });
+
   it("refuses an unsupported version, listing the supported ones", async () => {
     const res = await post(
       {

@@ -4,7 +4,7 @@
 
 import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MethodOptions, ServiceOptions } from "@bufbuild/protobuf/wkt";
+import type { FieldOptions, MethodOptions, ServiceOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/options.proto.
  */
 export const file_mcpengine_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChptY3BlbmdpbmUvdjEvb3B0aW9ucy5wcm90bxIMbWNwZW5naW5lLnYxIqACCgRUb29sEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSGwoOcmVhZF9vbmx5X2hpbnQYBCABKAhIAIgBARIdChBkZXN0cnVjdGl2ZV9oaW50GAUgASgISAGIAQESHAoPaWRlbXBvdGVudF9oaW50GAYgASgISAKIAQESHAoPb3Blbl93b3JsZF9oaW50GAcgASgISAOIAQESDgoGc2NvcGVzGAggAygJEg4KBmhpZGRlbhgJIAEoCEIRCg9fcmVhZF9vbmx5X2hpbnRCEwoRX2Rlc3RydWN0aXZlX2hpbnRCEgoQX2lkZW1wb3RlbnRfaGludEISChBfb3Blbl93b3JsZF9oaW50IkYKB1NlcnZpY2USEwoLdG9vbF9wcmVmaXgYASABKAkSFgoOZGVmYXVsdF9zY29wZXMYAiADKAkSDgoGaGlkZGVuGAMgASgIIlwKCFJlc291cmNlEgsKA3VyaRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCW1pbWVfdHlwZRgFIAEoCSJtChBSZXNvdXJjZVRlbXBsYXRlEhQKDHVyaV90ZW1wbGF0ZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCW1pbWVfdHlwZRgFIAEoCSI6CgZQcm9tcHQSDAoEbmFtZRgBIAEoCRINCgV0aXRsZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSIMCgpDb21wbGV0aW9uIhYKFFJlc291cmNlU3Vic2NyaXB0aW9uOkgKBHRvb2wSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiSlAMgASgLMhIubWNwZW5naW5lLnYxLlRvb2xSBHRvb2w6VAoIcmVzb3VyY2USHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiTlAMgASgLMhYubWNwZW5naW5lLnYxLlJlc291cmNlUghyZXNvdXJjZTptChFyZXNvdXJjZV90ZW1wbGF0ZRIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGJSUAyABKAsyHi5tY3BlbmdpbmUudjEuUmVzb3VyY2VUZW1wbGF0ZVIQcmVzb3VyY2VUZW1wbGF0ZTpOCgZwcm9tcHQSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiVlAMgASgLMhQubWNwZW5naW5lLnYxLlByb21wdFIGcHJvbXB0OloKCmNvbXBsZXRpb24SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiWlAMgASgLMhgubWNwZW5naW5lLnYxLkNvbXBsZXRpb25SCmNvbXBsZXRpb246eQoVcmVzb3VyY2Vfc3Vic2NyaXB0aW9uEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYl5QDIAEoCzIiLm1jcGVuZ2luZS52MS5SZXNvdXJjZVN1YnNjcmlwdGlvblIUcmVzb3VyY2VTdWJzY3JpcHRpb246UgoHc2VydmljZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxiSlAMgASgLMhUubWNwZW5naW5lLnYxLlNlcnZpY2VSB3NlcnZpY2ViBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChptY3BlbmdpbmUvdjEvb3B0aW9ucy5wcm90bxIMbWNwZW5naW5lLnYxIqACCgRUb29sEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSGwoOcmVhZF9vbmx5X2hpbnQYBCABKAhIAIgBARIdChBkZXN0cnVjdGl2ZV9oaW50GAUgASgISAGIAQESHAoPaWRlbXBvdGVudF9oaW50GAYgASgISAKIAQESHAoPb3Blbl93b3JsZF9oaW50GAcgASgISAOIAQESDgoGc2NvcGVzGAggAygJEg4KBmhpZGRlbhgJIAEoCEIRCg9fcmVhZF9vbmx5X2hpbnRCEwoRX2Rlc3RydWN0aXZlX2hpbnRCEgoQX2lkZW1wb3RlbnRfaGludEISChBfb3Blbl93b3JsZF9oaW50IkYKB1NlcnZpY2USEwoLdG9vbF9wcmVmaXgYASABKAkSFgoOZGVmYXVsdF9zY29wZXMYAiADKAkSDgoGaGlkZGVuGAMgASgIIlwKCFJlc291cmNlEgsKA3VyaRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCW1pbWVfdHlwZRgFIAEoCSJtChBSZXNvdXJjZVRlbXBsYXRlEhQKDHVyaV90ZW1wbGF0ZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCW1pbWVfdHlwZRgFIAEoCSI6CgZQcm9tcHQSDAoEbmFtZRgBIAEoCRINCgV0aXRsZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSIMCgpDb21wbGV0aW9uIhYKFFJlc291cmNlU3Vic2NyaXB0aW9uIhcKBUZpZWxkEg4KBmhlYWRlchgBIAEoCTpICgR0b29sEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYkpQDIAEoCzISLm1jcGVuZ2luZS52MS5Ub29sUgR0b29sOlQKCHJlc291cmNlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYk5QDIAEoCzIWLm1jcGVuZ2luZS52MS5SZXNvdXJjZVIIcmVzb3VyY2U6bQoRcmVzb3VyY2VfdGVtcGxhdGUSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiUlAMgASgLMh4ubWNwZW5naW5lLnYxLlJlc291cmNlVGVtcGxhdGVSEHJlc291cmNlVGVtcGxhdGU6TgoGcHJvbXB0Eh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYlZQDIAEoCzIULm1jcGVuZ2luZS52MS5Qcm9tcHRSBnByb21wdDpaCgpjb21wbGV0aW9uEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYlpQDIAEoCzIYLm1jcGVuZ2luZS52MS5Db21wbGV0aW9uUgpjb21wbGV0aW9uOnkKFXJlc291cmNlX3N1YnNjcmlwdGlvbhIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGJeUAyABKAsyIi5tY3BlbmdpbmUudjEuUmVzb3VyY2VTdWJzY3JpcHRpb25SFHJlc291cmNlU3Vic2NyaXB0aW9uOkoKBWZpZWxkEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxiSlAMgASgLMhMubWNwZW5naW5lLnYxLkZpZWxkUgVmaWVsZDpSCgdzZXJ2aWNlEh8uZ29vZ2xlLnByb3RvYnVmLlNlcnZpY2VPcHRpb25zGJKUAyABKAsyFS5tY3BlbmdpbmUudjEuU2VydmljZVIHc2VydmljZWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * Tool describes how an RPC is exposed as an MCP tool.
@@ -284,6 +284,31 @@ export const ResourceSubscriptionSchema: GenMessage<ResourceSubscription> = /*@_
   messageDesc(file_mcpengine_v1_options, 6);
 
 /**
+ * Field annotates a request field of a tool.
+ *
+ * @generated from message mcpengine.v1.Field
+ */
+export type Field = Message<"mcpengine.v1.Field"> & {
+  /**
+   * Mirror the argument into the HTTP header "Mcp-Param-<header>" (MCP
+   * 2026-07-28, "Custom Headers from Tool Parameters") so that proxies and
+   * load balancers can route on it; the gateway checks that the header and
+   * the body agree. Top-level string, bool and integer fields only; an
+   * RFC 9110 token, unique (case-insensitively) within the request.
+   *
+   * @generated from field: string header = 1;
+   */
+  header: string;
+};
+
+/**
+ * Describes the message mcpengine.v1.Field.
+ * Use `create(FieldSchema)` to create a new message.
+ */
+export const FieldSchema: GenMessage<Field> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_options, 7);
+
+/**
  * Expose this RPC as an MCP tool.
  *
  * @generated from extension: mcpengine.v1.Tool tool = 51730;
@@ -322,8 +347,14 @@ export const resource_subscription: GenExtension<MethodOptions, ResourceSubscrip
   extDesc(file_mcpengine_v1_options, 5);
 
 /**
+ * @generated from extension: mcpengine.v1.Field field = 51730;
+ */
+export const field: GenExtension<FieldOptions, Field> = /*@__PURE__*/
+  extDesc(file_mcpengine_v1_options, 6);
+
+/**
  * @generated from extension: mcpengine.v1.Service service = 51730;
  */
 export const service: GenExtension<ServiceOptions, Service> = /*@__PURE__*/
-  extDesc(file_mcpengine_v1_options, 6);
+  extDesc(file_mcpengine_v1_options, 7);
 

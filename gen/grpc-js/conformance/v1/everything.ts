@@ -64,6 +64,13 @@ export interface PromptWithEmbeddedResourceRequest {
   resourceUri: string;
 }
 
+export interface CustomHeadersRequest {
+  /** Region to run in (mirrored into Mcp-Param-Region) */
+  region: string;
+  /** Free text, not mirrored */
+  query: string;
+}
+
 function createBaseEmpty(): Empty {
   return {};
 }
@@ -479,6 +486,91 @@ export const PromptWithEmbeddedResourceRequest: MessageFns<PromptWithEmbeddedRes
   },
 };
 
+function createBaseCustomHeadersRequest(): CustomHeadersRequest {
+  return { region: "", query: "" };
+}
+
+export const CustomHeadersRequest: MessageFns<CustomHeadersRequest> = {
+  encode(message: CustomHeadersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.region !== "") {
+      writer.uint32(10).string(message.region);
+    }
+    if (message.query !== "") {
+      writer.uint32(18).string(message.query);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomHeadersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomHeadersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.region = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CustomHeadersRequest {
+    return {
+      region: isSet(object.region) ? globalThis.String(object.region) : "",
+      query: isSet(object.query) ? globalThis.String(object.query) : "",
+    };
+  },
+
+  toJSON(message: CustomHeadersRequest): unknown {
+    const obj: any = {};
+    if (message.region !== "") {
+      obj.region = message.region;
+    }
+    if (message.query !== "") {
+      obj.query = message.query;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CustomHeadersRequest>, I>>(base?: I): CustomHeadersRequest {
+    return CustomHeadersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CustomHeadersRequest>, I>>(object: I): CustomHeadersRequest {
+    const message = createBaseCustomHeadersRequest();
+    message.region = object.region ?? "";
+    message.query = object.query ?? "";
+    return message;
+  },
+};
+
 /**
  * EverythingService is the MCP conformance suite's fixture surface built as
  * an ordinary gRPC service: the gateway in front of it turns it into the
@@ -717,6 +809,16 @@ export const EverythingServiceService = {
     responseSerialize: (value: ToolEvent): Buffer => Buffer.from(ToolEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): ToolEvent => ToolEvent.decode(value),
   },
+  /** Routes on a region mirrored into the Mcp-Param-Region header */
+  customHeaders: {
+    path: "/conformance.v1.EverythingService/CustomHeaders" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CustomHeadersRequest): Buffer => Buffer.from(CustomHeadersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CustomHeadersRequest => CustomHeadersRequest.decode(value),
+    responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
+  },
   /** A static text resource for testing */
   staticText: {
     path: "/conformance.v1.EverythingService/StaticText" as const,
@@ -879,6 +981,8 @@ export interface EverythingServiceServer extends UntypedServiceImplementation {
   loggingTool: handleServerStreamingCall<Empty, ToolEvent>;
   /** Streams progress, then asks the user for input (diagnostic) */
   streamingElicitation: handleServerStreamingCall<Empty, ToolEvent>;
+  /** Routes on a region mirrored into the Mcp-Param-Region header */
+  customHeaders: handleUnaryCall<CustomHeadersRequest, ToolResult>;
   /** A static text resource for testing */
   staticText: handleUnaryCall<Empty, ResourceResult>;
   /** A static binary resource (image) for testing */
@@ -1207,6 +1311,22 @@ export interface EverythingServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ToolEvent>;
+  /** Routes on a region mirrored into the Mcp-Param-Region header */
+  customHeaders(
+    request: CustomHeadersRequest,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  customHeaders(
+    request: CustomHeadersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  customHeaders(
+    request: CustomHeadersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
   /** A static text resource for testing */
   staticText(request: Empty, callback: (error: ServiceError | null, response: ResourceResult) => void): ClientUnaryCall;
   staticText(

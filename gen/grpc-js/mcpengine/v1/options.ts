@@ -108,6 +108,18 @@ export interface Completion {
 export interface ResourceSubscription {
 }
 
+/** Field annotates a request field of a tool. */
+export interface Field {
+  /**
+   * Mirror the argument into the HTTP header "Mcp-Param-<header>" (MCP
+   * 2026-07-28, "Custom Headers from Tool Parameters") so that proxies and
+   * load balancers can route on it; the gateway checks that the header and
+   * the body agree. Top-level string, bool and integer fields only; an
+   * RFC 9110 token, unique (case-insensitively) within the request.
+   */
+  header: string;
+}
+
 function createBaseTool(): Tool {
   return {
     name: "",
@@ -919,6 +931,73 @@ export const ResourceSubscription: MessageFns<ResourceSubscription> = {
   },
   fromPartial<I extends Exact<DeepPartial<ResourceSubscription>, I>>(_: I): ResourceSubscription {
     const message = createBaseResourceSubscription();
+    return message;
+  },
+};
+
+function createBaseField(): Field {
+  return { header: "" };
+}
+
+export const Field: MessageFns<Field> = {
+  encode(message: Field, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== "") {
+      writer.uint32(10).string(message.header);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Field {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseField();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Field {
+    return { header: isSet(object.header) ? globalThis.String(object.header) : "" };
+  },
+
+  toJSON(message: Field): unknown {
+    const obj: any = {};
+    if (message.header !== "") {
+      obj.header = message.header;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Field>, I>>(base?: I): Field {
+    return Field.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Field>, I>>(object: I): Field {
+    const message = createBaseField();
+    message.header = object.header ?? "";
     return message;
   },
 };
