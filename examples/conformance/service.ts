@@ -355,7 +355,7 @@ export function createEverythingService(): EverythingServiceServer {
     watchResource: streaming(async (call) => {
       // Reports a change every few seconds until the gateway cancels the watch.
       while (!call.cancelled) {
-        await sleep(5_000);
+        await sleep(500);
         if (!call.cancelled) call.write({ uri: call.request.uri });
       }
     }),

@@ -801,6 +801,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     sessionCount: () => sessions.size,
     close() {
       clearInterval(sweeper);
+      options.server.close();
       for (const s of [...sessions.values()]) closeSession(s);
     },
   };
@@ -813,7 +814,6 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
  */
 class Reply {
   started = false;
-  private plain = false;
 
   constructor(
     readonly res: ServerResponse,
@@ -823,17 +823,23 @@ class Reply {
   ) {}
 
   send(message: unknown): void {
-    if (!this.sse || this.res.writableEnded) return;
+    if (!this.sse) return;
+    if (this.stream) {
+      // A resumable stream buffers events even after its connection dropped.
+      if (!this.started) {
+        if (this.res.destroyed) return;
+        this.started = true;
+        this.stream.attach(this.res, this.extra);
+      }
+      this.stream.send(message);
+      return;
+    }
+    if (this.res.writableEnded || this.res.destroyed) return;
     if (!this.started) {
       this.started = true;
-      if (this.stream) this.stream.attach(this.res, this.extra);
-      else {
-        this.plain = true;
-        this.res.writeHead(200, { ...SSE_HEADERS, ...this.extra });
-      }
+      this.res.writeHead(200, { ...SSE_HEADERS, ...this.extra });
     }
-    if (this.stream) this.stream.send(message);
-    else if (this.plain) this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
   }
 
   finish(response: JsonRpcResponse, status: number): void {

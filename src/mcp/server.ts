@@ -128,6 +128,8 @@ export interface McpServer {
   handle(request: JsonRpcRequest & { id: RequestId }, ex: Exchange): Promise<JsonRpcResponse>;
   /** Reports whether a method exists in an era (transports answer unknown ones before reading more). */
   knows(method: string, stateless: boolean): boolean;
+  /** Ends open subscriptions gracefully (their listen requests complete). */
+  close(): void;
 }
 
 /** How long clients may cache list results in 2026-07-28 (basic/utilities "Caching"). */
@@ -151,7 +153,8 @@ const COMMON = new Set([
   "prompts/get",
   "completion/complete",
 ]);
-const STATELESS_ONLY = new Set(["server/discover"]);
+const STATELESS_ONLY = new Set(["server/discover", "subscriptions/listen"]);
+const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
 
 /** Client capability each input-request method needs (MCP 2026-07-28 basic/utilities/mrtr). */
 const INPUT_CAPABILITY: { readonly [method: string]: string } = {
@@ -180,6 +183,8 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   const sealer: StateSealer = createStateSealer(options.stateKey);
   const maxRounds = options.maxInputRounds ?? 8;
   const cacheScope = enforce ? "private" : "public";
+  /** Open subscriptions/listen streams, ended gracefully by close(). */
+  const listening = new Set<AbortController>();
 
   const lists = {
     tools: options.tools.map((t) => ({
@@ -220,10 +225,10 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     completions: surface.completion ? {} : undefined,
     logging: {},
   }) as JsonObject;
-  /** Stateless servers advertise no subscription-delivered capability they do not deliver. */
+  /** Stateless: resource updates through subscriptions/listen; the lists never change. */
   const statelessCapabilities: JsonObject = strip({
     tools: {},
-    resources: hasResources ? {} : undefined,
+    resources: hasResources ? (surface.subscription ? { subscribe: true } : {}) : undefined,
     prompts: surface.prompts.length > 0 ? {} : undefined,
     completions: surface.completion ? {} : undefined,
     logging: {},
@@ -284,6 +289,8 @@ export function createMcpServer(options: McpServerOptions): McpServer {
         return read(params, ex);
       case "resources/subscribe":
         return subscribe(params, ex);
+      case "subscriptions/listen":
+        return listen(req.id, params, ex);
       case "resources/unsubscribe":
         return unsubscribe(params, ex);
       case "prompts/list":
@@ -399,31 +406,80 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     session.subscriptions.get(uri)?.abort();
     const abort = new AbortController();
     session.subscriptions.set(uri, abort);
-    const backend = backendOf(watch);
-    void (async () => {
-      try {
-        const headers = await options.backendHeaders?.(watch.backend, ex.identity);
-        const method = watch.method as DescMethodServerStreaming;
-        const res = await backend.transport.stream(
-          method,
-          abort.signal,
-          undefined,
-          headers,
-          (async function* () {
-            yield fromJson(method.input, { uri });
-          })(),
-        );
-        for await (const msg of res.message) {
-          const update = toJson(method.output, msg) as JsonObject;
-          session.notify("notifications/resources/updated", { uri: (update.uri as string) || uri });
-        }
-      } catch {
-        // The watch ended (unsubscribed, session closed or backend gone): nothing to report.
-      } finally {
-        if (session.subscriptions.get(uri) === abort) session.subscriptions.delete(uri);
-      }
-    })();
+    void watchResource(watch, uri, abort.signal, ex.identity, (updated) =>
+      session.notify("notifications/resources/updated", { uri: updated }),
+    ).finally(() => {
+      if (session.subscriptions.get(uri) === abort) session.subscriptions.delete(uri);
+    });
     return {};
+  }
+
+  /** Runs the watch RPC for one URI until `signal` aborts, reporting each update. */
+  async function watchResource(
+    watch: Bound,
+    uri: string,
+    signal: AbortSignal,
+    identity: Identity | undefined,
+    onUpdate: (uri: string) => void,
+  ): Promise<void> {
+    try {
+      const headers = await options.backendHeaders?.(watch.backend, identity);
+      const method = watch.method as DescMethodServerStreaming;
+      const res = await backendOf(watch).transport.stream(
+        method,
+        signal,
+        undefined,
+        headers,
+        (async function* () {
+          yield fromJson(method.input, { uri });
+        })(),
+      );
+      for await (const msg of res.message) {
+        const update = toJson(method.output, msg) as JsonObject;
+        onUpdate(typeof update.uri === "string" && update.uri ? update.uri : uri);
+      }
+    } catch {
+      // The watch ended (unsubscribed, closed or backend gone): nothing to report.
+    }
+  }
+
+  /**
+   * MCP 2026-07-28 basic/patterns/subscriptions: a long-lived stream that is
+   * acknowledged first, then carries the requested notifications, each tagged
+   * with the subscription id, until the client closes it or the gateway stops.
+   * The catalog is fixed at startup, so only resource updates are offered.
+   */
+  async function listen(id: RequestId, params: JsonObject, ex: Exchange) {
+    const filter = params.notifications;
+    if (typeof filter !== "object" || filter === null || Array.isArray(filter)) {
+      throw new JsonRpcError(ErrorCode.InvalidParams, "params.notifications must be an object");
+    }
+    const requested = Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions : [];
+    const uris = requested.filter((u): u is string => typeof u === "string");
+    const watch = surface.subscription;
+    if (watch && uris.length > 0) demand(watch.scopes, ex);
+    const meta = { [SUBSCRIPTION_ID]: id };
+    const acknowledged: JsonObject = watch && uris.length > 0 ? { resourceSubscriptions: uris } : {};
+    ex.notify("notifications/subscriptions/acknowledged", { _meta: meta, notifications: acknowledged });
+    const stop = new AbortController();
+    const end = () => stop.abort();
+    ex.signal.addEventListener("abort", end, { once: true });
+    listening.add(stop);
+    try {
+      if (watch) {
+        for (const uri of new Set(uris)) {
+          void watchResource(watch, uri, stop.signal, ex.identity, (updated) =>
+            ex.notify("notifications/resources/updated", { _meta: meta, uri: updated }),
+          );
+        }
+      }
+      if (!stop.signal.aborted)
+        await new Promise((resolve) => stop.signal.addEventListener("abort", resolve));
+    } finally {
+      listening.delete(stop);
+      ex.signal.removeEventListener("abort", end);
+    }
+    return { _meta: meta };
   }
 
   function unsubscribe(params: JsonObject, ex: Exchange) {
@@ -629,6 +685,9 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   ]);
 
   return {
+    close() {
+      for (const stop of listening) stop.abort();
+    },
     knows(method, stateless) {
       return COMMON.has(method) || (stateless ? STATELESS_ONLY.has(method) : SESSION_ONLY.has(method));
     },

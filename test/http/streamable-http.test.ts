@@ -319,6 +319,27 @@ describe("stateless (2026-07-28)", () => {
     }
   });
 
+  it("streams resource updates on subscriptions/listen, acknowledged first and tagged", async () => {
+    const res = await statelessCall("subscriptions/listen", {
+      notifications: { resourceSubscriptions: ["test://watched-resource"], toolsListChanged: true },
+    });
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const events = await readEvents(res, (ev) => ev.length >= 2);
+    const [ack, update] = events.map((e) => e.data as Loose);
+    expect(ack).toMatchObject({
+      method: "notifications/subscriptions/acknowledged",
+      params: {
+        _meta: { "io.modelcontextprotocol/subscriptionId": 1 },
+        notifications: { resourceSubscriptions: ["test://watched-resource"] },
+      },
+    });
+    expect(ack.params.notifications.toolsListChanged).toBeUndefined();
+    expect(update).toMatchObject({
+      method: "notifications/resources/updated",
+      params: { uri: "test://watched-resource", _meta: { "io.modelcontextprotocol/subscriptionId": 1 } },
+    });
+  });
+
   it("refuses an unsupported version, listing the supported ones", async () => {
     const res = await post(
       {
