@@ -74,11 +74,17 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     backends: handles,
     enforceScopes: auth !== undefined,
     backendHeaders: createBackendCredentials(config),
+    ...(config.stateKey ? { stateKey: config.stateKey } : {}),
   });
   const http = createMcpHttp({
     server: mcp,
     maxBodyBytes: config.maxBodyBytes,
-    origin: createOriginPolicy({ bindHost: config.host }),
+    origin: createOriginPolicy({
+      bindHost: config.host,
+      allowedHosts: config.allowedHosts,
+      allowedOrigins: config.allowedOrigins,
+    }),
+    limits: config.sessions,
     legacyMessagesPath: "/messages",
     ...(auth ? { auth } : {}),
   });

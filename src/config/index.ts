@@ -1,1 +1,8 @@
-export { type BackendConfig, ConfigError, type GatewayConfig, loadConfigFile, parseConfig } from "./load.js";
+export {
+  type BackendConfig,
+  ConfigError,
+  type GatewayConfig,
+  loadConfigFile,
+  parseConfig,
+  type SessionSettings,
+} from "./load.js";

@@ -40,6 +40,20 @@ export interface GatewayConfig {
   readonly auth?: AuthSettings;
   /** Public origin of the gateway, when it differs from the listen address. */
   readonly publicUrl?: string;
+  readonly sessions: SessionSettings;
+  /** Host names accepted in Host/Origin (empty: the default for the listen address). */
+  readonly allowedHosts: readonly string[];
+  readonly allowedOrigins: readonly string[];
+  /** Key sealing input-required state; random per process when absent. */
+  readonly stateKey?: Uint8Array;
+}
+
+/** Session bounds (milliseconds and counts). */
+export interface SessionSettings {
+  readonly idleTimeoutMs: number;
+  readonly maxSessions: number;
+  readonly maxBufferedEvents: number;
+  readonly keepAliveMs: number;
 }
 
 /** A configuration problem, with the place it was found. */
@@ -156,9 +170,29 @@ export function parseConfig(
   if (msg.publicUrl && !/^https?:\/\/[^/]+\/?$/.test(msg.publicUrl)) {
     throw new ConfigError(`${source}: public_url must be scheme://host[:port], got "${msg.publicUrl}"`);
   }
+  let stateKey: Uint8Array | undefined;
+  if (msg.stateKey) {
+    stateKey = Buffer.from(msg.stateKey, "base64");
+    if (stateKey.length < 32)
+      throw new ConfigError(`${source}: state_key must be at least 32 bytes of base64`);
+  }
+  const s = msg.sessions;
+  const sessions: SessionSettings = {
+    idleTimeoutMs: s?.idleTimeout ? durationMs(s.idleTimeout) : 30 * 60_000,
+    maxSessions: s?.maxSessions || 10_000,
+    maxBufferedEvents: s?.maxBufferedEvents || 1_000,
+    keepAliveMs: s?.keepAlive ? durationMs(s.keepAlive) : 15_000,
+  };
+  if (sessions.idleTimeoutMs <= 0 || sessions.keepAliveMs <= 0) {
+    throw new ConfigError(`${source}: sessions.idle_timeout and sessions.keep_alive must be positive`);
+  }
   return {
     ...(auth ? { auth } : {}),
     ...(msg.publicUrl ? { publicUrl: msg.publicUrl } : {}),
+    ...(stateKey ? { stateKey } : {}),
+    sessions,
+    allowedHosts: msg.allowedHosts,
+    allowedOrigins: msg.allowedOrigins,
     host,
     port,
     path,
@@ -166,6 +200,10 @@ export function parseConfig(
     maxBodyBytes: msg.maxBodyBytes || 4 * 1024 * 1024,
     backends,
   };
+}
+
+function durationMs(d: { seconds: bigint; nanos: number }): number {
+  return Number(d.seconds) * 1000 + Math.round(d.nanos / 1e6);
 }
 
 function protocolName(p: ProtoProtocol): BackendProtocol {

@@ -453,3 +453,65 @@ describe("robustness", () => {
     expect((await fetch(`${http.url}/nope`)).status).toBe(404);
   });
 });
+
+describe("session bounds", () => {
+  let bounded: HttpListener;
+  let boundedUrl: string;
+  beforeAll(async () => {
+    const config = parseConfig(
+      JSON.stringify({
+        listen: "127.0.0.1:0",
+        sessions: { idleTimeout: "0.3s", maxSessions: 2 },
+        backends: [
+          { name: "everything", target: `http://127.0.0.1:${backend.port}`, descriptors: "reflection" },
+        ],
+      }),
+      { source: "test" },
+    );
+    bounded = await (await createGateway(config)).listen();
+    boundedUrl = `${bounded.url}/mcp`;
+  });
+  afterAll(() => bounded?.close());
+
+  const init = async () => {
+    const res = await fetch(boundedUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+      }),
+    });
+    await res.body?.cancel();
+    return res.headers.get("mcp-session-id") as string;
+  };
+  const ping = async (session: string) => {
+    const res = await fetch(boundedUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", "mcp-session-id": session },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+
+  it("closes the least recently used idle session to stay within max_sessions", async () => {
+    const first = await init();
+    const second = await init();
+    expect(await ping(first)).toBe(200);
+    await new Promise((r) => setTimeout(r, 5));
+    const third = await init();
+    expect(await ping(second)).toBe(404);
+    expect(await ping(first)).toBe(200);
+    expect(await ping(third)).toBe(200);
+  });
+
+  it("expires idle sessions", async () => {
+    const session = await init();
+    expect(await ping(session)).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_600));
+    expect(await ping(session)).toBe(404);
+  });
+});

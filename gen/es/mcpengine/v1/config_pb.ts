@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/config.proto.
  */
 export const file_mcpengine_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEisgEKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSLVAQoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eSqLAQoPQmFja2VuZFByb3RvY29sEiAKHEJBQ0tFTkRfUFJPVE9DT0xfVU5TUEVDSUZJRUQQABIZChVCQUNLRU5EX1BST1RPQ09MX0dSUEMQARIcChhCQUNLRU5EX1BST1RPQ09MX0NPTk5FQ1QQAhIdChlCQUNLRU5EX1BST1RPQ09MX0dSUENfV0VCEANiBnByb3RvMw", [file_google_protobuf_duration]);
+  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEinwIKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCSKdAQoIU2Vzc2lvbnMSLwoMaWRsZV90aW1lb3V0GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1heF9zZXNzaW9ucxgCIAEoDRIbChNtYXhfYnVmZmVyZWRfZXZlbnRzGAMgASgNEi0KCmtlZXBfYWxpdmUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ijQMKBEF1dGgSDgoGaXNzdWVyGAEgASgJEhAKCGF1ZGllbmNlGAIgASgJEhAKCGp3a3NfdXJpGAMgASgJEhIKCmFsZ29yaXRobXMYBCADKAkSLQoKY2xvY2tfc2tldxgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtyZXF1aXJlX3R5cBgGIAEoCBIUCgxzY29wZV9jbGFpbXMYByADKAkSMgoNaW50cm9zcGVjdGlvbhgIIAEoCzIbLm1jcGVuZ2luZS52MS5JbnRyb3NwZWN0aW9uEhgKEHNjb3Blc19zdXBwb3J0ZWQYCSADKAkSFQoNcmVzb3VyY2VfbmFtZRgKIAEoCRIOCgZwcmVzZXQYCyABKAkSEgoKY2FjaGVfc2l6ZRgMIAEoDRIwCg1qd2tzX2Nvb2xkb3duGA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCWNsaWVudF9pZBgOIAEoCRIVCg1jbGllbnRfc2VjcmV0GA8gASgJIksKDUludHJvc3BlY3Rpb24SEAoIZW5kcG9pbnQYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEhUKDWNsaWVudF9zZWNyZXQYAyABKAkiXAoISWRlbnRpdHkSDAoEbW9kZRgBIAEoCRIZChFleGNoYW5nZV9hdWRpZW5jZRgCIAEoCRIXCg9leGNoYW5nZV9zY29wZXMYAyADKAkSDgoGY2xhaW1zGAQgAygJItUBCgdCYWNrZW5kEgwKBG5hbWUYASABKAkSDgoGdGFyZ2V0GAIgASgJEhMKC2Rlc2NyaXB0b3JzGAMgASgJEi8KCHByb3RvY29sGAQgASgOMh0ubWNwZW5naW5lLnYxLkJhY2tlbmRQcm90b2NvbBIqCgd0aW1lb3V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhAKCHNlcnZpY2VzGAYgAygJEigKCGlkZW50aXR5GAcgASgLMhYubWNwZW5naW5lLnYxLklkZW50aXR5KosBCg9CYWNrZW5kUHJvdG9jb2wSIAocQkFDS0VORF9QUk9UT0NPTF9VTlNQRUNJRklFRBAAEhkKFUJBQ0tFTkRfUFJPVE9DT0xfR1JQQxABEhwKGEJBQ0tFTkRfUFJPVE9DT0xfQ09OTkVDVBACEh0KGUJBQ0tFTkRfUFJPVE9DT0xfR1JQQ19XRUIQA2IGcHJvdG8z", [file_google_protobuf_duration]);
 
 /**
  * Config is the gateway configuration (mcpengine.yaml), read as ProtoJSON.
@@ -69,6 +69,40 @@ export type Config = Message<"mcpengine.v1.Config"> & {
    * @generated from field: string public_url = 7;
    */
   publicUrl: string;
+
+  /**
+   * Sessions of the session-based protocol revisions (2024-11-05 … 2025-11-25).
+   *
+   * @generated from field: mcpengine.v1.Sessions sessions = 8;
+   */
+  sessions?: Sessions | undefined;
+
+  /**
+   * Host names (without port) the gateway answers to; requests naming
+   * another Host or Origin get 403 (DNS-rebinding protection). Default:
+   * localhost, 127.0.0.1 and [::1] when listening on loopback, anything
+   * (with Origin required to match Host) otherwise.
+   *
+   * @generated from field: repeated string allowed_hosts = 9;
+   */
+  allowedHosts: string[];
+
+  /**
+   * Browser origins allowed besides those of allowed_hosts, e.g.
+   * "https://app.example.com".
+   *
+   * @generated from field: repeated string allowed_origins = 10;
+   */
+  allowedOrigins: string[];
+
+  /**
+   * Key (at least 32 bytes, base64) sealing input-required request state;
+   * set it when several gateway instances share clients. Default: random
+   * per process.
+   *
+   * @generated from field: string state_key = 11;
+   */
+  stateKey: string;
 };
 
 /**
@@ -77,6 +111,49 @@ export type Config = Message<"mcpengine.v1.Config"> & {
  */
 export const ConfigSchema: GenMessage<Config> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_config, 0);
+
+/**
+ * Sessions bounds session state.
+ *
+ * @generated from message mcpengine.v1.Sessions
+ */
+export type Sessions = Message<"mcpengine.v1.Sessions"> & {
+  /**
+   * A session without traffic for this long is closed. Default 30m.
+   *
+   * @generated from field: google.protobuf.Duration idle_timeout = 1;
+   */
+  idleTimeout?: Duration | undefined;
+
+  /**
+   * Most concurrent sessions; the least recently used idle one is closed to
+   * make room, else new ones get 503. Default 10000.
+   *
+   * @generated from field: uint32 max_sessions = 2;
+   */
+  maxSessions: number;
+
+  /**
+   * Events kept per stream for Last-Event-ID replay. Default 1000.
+   *
+   * @generated from field: uint32 max_buffered_events = 3;
+   */
+  maxBufferedEvents: number;
+
+  /**
+   * Interval of SSE keep-alive comments. Default 15s.
+   *
+   * @generated from field: google.protobuf.Duration keep_alive = 4;
+   */
+  keepAlive?: Duration | undefined;
+};
+
+/**
+ * Describes the message mcpengine.v1.Sessions.
+ * Use `create(SessionsSchema)` to create a new message.
+ */
+export const SessionsSchema: GenMessage<Sessions> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 1);
 
 /**
  * Auth configures the gateway as an OAuth 2.1 resource server.
@@ -193,7 +270,7 @@ export type Auth = Message<"mcpengine.v1.Auth"> & {
  * Use `create(AuthSchema)` to create a new message.
  */
 export const AuthSchema: GenMessage<Auth> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 1);
+  messageDesc(file_mcpengine_v1_config, 2);
 
 /**
  * Introspection configures RFC 7662 token introspection.
@@ -226,7 +303,7 @@ export type Introspection = Message<"mcpengine.v1.Introspection"> & {
  * Use `create(IntrospectionSchema)` to create a new message.
  */
 export const IntrospectionSchema: GenMessage<Introspection> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 2);
+  messageDesc(file_mcpengine_v1_config, 3);
 
 /**
  * Identity says how the caller's identity reaches a backend.
@@ -270,7 +347,7 @@ export type Identity = Message<"mcpengine.v1.Identity"> & {
  * Use `create(IdentitySchema)` to create a new message.
  */
 export const IdentitySchema: GenMessage<Identity> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 3);
+  messageDesc(file_mcpengine_v1_config, 4);
 
 /**
  * Backend is one gRPC (or Connect / gRPC-Web) service endpoint.
@@ -333,7 +410,7 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
  * Use `create(BackendSchema)` to create a new message.
  */
 export const BackendSchema: GenMessage<Backend> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 4);
+  messageDesc(file_mcpengine_v1_config, 5);
 
 /**
  * BackendProtocol selects the RPC protocol used towards a backend.

@@ -79,6 +79,45 @@ export interface Config {
    * and challenges when it differs from the listen address (e.g. behind a proxy).
    */
   publicUrl: string;
+  /** Sessions of the session-based protocol revisions (2024-11-05 … 2025-11-25). */
+  sessions:
+    | Sessions
+    | undefined;
+  /**
+   * Host names (without port) the gateway answers to; requests naming
+   * another Host or Origin get 403 (DNS-rebinding protection). Default:
+   * localhost, 127.0.0.1 and [::1] when listening on loopback, anything
+   * (with Origin required to match Host) otherwise.
+   */
+  allowedHosts: string[];
+  /**
+   * Browser origins allowed besides those of allowed_hosts, e.g.
+   * "https://app.example.com".
+   */
+  allowedOrigins: string[];
+  /**
+   * Key (at least 32 bytes, base64) sealing input-required request state;
+   * set it when several gateway instances share clients. Default: random
+   * per process.
+   */
+  stateKey: string;
+}
+
+/** Sessions bounds session state. */
+export interface Sessions {
+  /** A session without traffic for this long is closed. Default 30m. */
+  idleTimeout:
+    | Duration
+    | undefined;
+  /**
+   * Most concurrent sessions; the least recently used idle one is closed to
+   * make room, else new ones get 503. Default 10000.
+   */
+  maxSessions: number;
+  /** Events kept per stream for Last-Event-ID replay. Default 1000. */
+  maxBufferedEvents: number;
+  /** Interval of SSE keep-alive comments. Default 15s. */
+  keepAlive: Duration | undefined;
 }
 
 /** Auth configures the gateway as an OAuth 2.1 resource server. */
@@ -168,7 +207,19 @@ export interface Backend {
 }
 
 function createBaseConfig(): Config {
-  return { listen: "", path: "", backends: [], serverName: "", maxBodyBytes: 0, auth: undefined, publicUrl: "" };
+  return {
+    listen: "",
+    path: "",
+    backends: [],
+    serverName: "",
+    maxBodyBytes: 0,
+    auth: undefined,
+    publicUrl: "",
+    sessions: undefined,
+    allowedHosts: [],
+    allowedOrigins: [],
+    stateKey: "",
+  };
 }
 
 export const Config: MessageFns<Config> = {
@@ -193,6 +244,18 @@ export const Config: MessageFns<Config> = {
     }
     if (message.publicUrl !== "") {
       writer.uint32(58).string(message.publicUrl);
+    }
+    if (message.sessions !== undefined) {
+      Sessions.encode(message.sessions, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.allowedHosts) {
+      writer.uint32(74).string(v!);
+    }
+    for (const v of message.allowedOrigins) {
+      writer.uint32(82).string(v!);
+    }
+    if (message.stateKey !== "") {
+      writer.uint32(90).string(message.stateKey);
     }
     return writer;
   },
@@ -266,6 +329,38 @@ export const Config: MessageFns<Config> = {
             message.publicUrl = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sessions = Sessions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.allowedHosts.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.allowedOrigins.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.stateKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -299,6 +394,22 @@ export const Config: MessageFns<Config> = {
         : isSet(object.public_url)
         ? globalThis.String(object.public_url)
         : "",
+      sessions: isSet(object.sessions) ? Sessions.fromJSON(object.sessions) : undefined,
+      allowedHosts: globalThis.Array.isArray(object?.allowedHosts)
+        ? object.allowedHosts.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allowed_hosts)
+        ? object.allowed_hosts.map((e: any) => globalThis.String(e))
+        : [],
+      allowedOrigins: globalThis.Array.isArray(object?.allowedOrigins)
+        ? object.allowedOrigins.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.allowed_origins)
+        ? object.allowed_origins.map((e: any) => globalThis.String(e))
+        : [],
+      stateKey: isSet(object.stateKey)
+        ? globalThis.String(object.stateKey)
+        : isSet(object.state_key)
+        ? globalThis.String(object.state_key)
+        : "",
     };
   },
 
@@ -325,6 +436,18 @@ export const Config: MessageFns<Config> = {
     if (message.publicUrl !== "") {
       obj.publicUrl = message.publicUrl;
     }
+    if (message.sessions !== undefined) {
+      obj.sessions = Sessions.toJSON(message.sessions);
+    }
+    if (message.allowedHosts?.length) {
+      obj.allowedHosts = message.allowedHosts;
+    }
+    if (message.allowedOrigins?.length) {
+      obj.allowedOrigins = message.allowedOrigins;
+    }
+    if (message.stateKey !== "") {
+      obj.stateKey = message.stateKey;
+    }
     return obj;
   },
 
@@ -340,6 +463,149 @@ export const Config: MessageFns<Config> = {
     message.maxBodyBytes = object.maxBodyBytes ?? 0;
     message.auth = (object.auth !== undefined && object.auth !== null) ? Auth.fromPartial(object.auth) : undefined;
     message.publicUrl = object.publicUrl ?? "";
+    message.sessions = (object.sessions !== undefined && object.sessions !== null)
+      ? Sessions.fromPartial(object.sessions)
+      : undefined;
+    message.allowedHosts = object.allowedHosts?.map((e) => e) || [];
+    message.allowedOrigins = object.allowedOrigins?.map((e) => e) || [];
+    message.stateKey = object.stateKey ?? "";
+    return message;
+  },
+};
+
+function createBaseSessions(): Sessions {
+  return { idleTimeout: undefined, maxSessions: 0, maxBufferedEvents: 0, keepAlive: undefined };
+}
+
+export const Sessions: MessageFns<Sessions> = {
+  encode(message: Sessions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idleTimeout !== undefined) {
+      Duration.encode(message.idleTimeout, writer.uint32(10).fork()).join();
+    }
+    if (message.maxSessions !== 0) {
+      writer.uint32(16).uint32(message.maxSessions);
+    }
+    if (message.maxBufferedEvents !== 0) {
+      writer.uint32(24).uint32(message.maxBufferedEvents);
+    }
+    if (message.keepAlive !== undefined) {
+      Duration.encode(message.keepAlive, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Sessions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idleTimeout = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxSessions = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxBufferedEvents = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keepAlive = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Sessions {
+    return {
+      idleTimeout: isSet(object.idleTimeout)
+        ? Duration.fromJSON(object.idleTimeout)
+        : isSet(object.idle_timeout)
+        ? Duration.fromJSON(object.idle_timeout)
+        : undefined,
+      maxSessions: isSet(object.maxSessions)
+        ? globalThis.Number(object.maxSessions)
+        : isSet(object.max_sessions)
+        ? globalThis.Number(object.max_sessions)
+        : 0,
+      maxBufferedEvents: isSet(object.maxBufferedEvents)
+        ? globalThis.Number(object.maxBufferedEvents)
+        : isSet(object.max_buffered_events)
+        ? globalThis.Number(object.max_buffered_events)
+        : 0,
+      keepAlive: isSet(object.keepAlive)
+        ? Duration.fromJSON(object.keepAlive)
+        : isSet(object.keep_alive)
+        ? Duration.fromJSON(object.keep_alive)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Sessions): unknown {
+    const obj: any = {};
+    if (message.idleTimeout !== undefined) {
+      obj.idleTimeout = Duration.toJSON(message.idleTimeout);
+    }
+    if (message.maxSessions !== 0) {
+      obj.maxSessions = Math.round(message.maxSessions);
+    }
+    if (message.maxBufferedEvents !== 0) {
+      obj.maxBufferedEvents = Math.round(message.maxBufferedEvents);
+    }
+    if (message.keepAlive !== undefined) {
+      obj.keepAlive = Duration.toJSON(message.keepAlive);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Sessions>, I>>(base?: I): Sessions {
+    return Sessions.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Sessions>, I>>(object: I): Sessions {
+    const message = createBaseSessions();
+    message.idleTimeout = (object.idleTimeout !== undefined && object.idleTimeout !== null)
+      ? Duration.fromPartial(object.idleTimeout)
+      : undefined;
+    message.maxSessions = object.maxSessions ?? 0;
+    message.maxBufferedEvents = object.maxBufferedEvents ?? 0;
+    message.keepAlive = (object.keepAlive !== undefined && object.keepAlive !== null)
+      ? Duration.fromPartial(object.keepAlive)
+      : undefined;
     return message;
   },
 };
