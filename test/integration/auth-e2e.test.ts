@@ -114,6 +114,15 @@ describe("the gateway as a resource server", () => {
     expect(as?.token_endpoint).toBe(`${idp.issuer}/token`);
   });
 
+  it("guards the GET stream and the 2024-11-05 /sse endpoint the same way", async () => {
+    for (const target of [url, `${url.replace(/\/mcp$/, "")}/sse`]) {
+      const res = await fetch(target, { headers: { accept: "text/event-stream" } });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toContain("resource_metadata=");
+      await res.body?.cancel();
+    }
+  });
+
   it("ignores a token in the query string (401)", async () => {
     const token = await idp.token(AUDIENCE);
     const res = await post(

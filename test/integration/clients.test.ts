@@ -13,6 +13,7 @@ import { type RunningSmack, startSmack } from "../../examples/smack/server.js";
 import { parseConfig } from "../../src/config/index.js";
 import { createGateway } from "../../src/gateway.js";
 import type { HttpListener } from "../../src/http/index.js";
+import { statelessRequest } from "../support/stateless.js";
 
 /**
  * Real MCP clients of every protocol era against Smack behind the gateway:
@@ -95,6 +96,24 @@ describe("@modelcontextprotocol/sdk 1.x, Streamable HTTP session", () => {
     await expect(watch).rejects.toThrow();
     // The backend sees the cancellation: its watch ends.
     await until(() => smack.watchers("cancel-me") === 0);
+  });
+});
+
+describe("2026-07-28 over raw HTTP", () => {
+  it("cancels the backend RPC when the client closes the response", async () => {
+    const abort = new AbortController();
+    const call = statelessRequest(1, "tools/call", {
+      name: "watch_channel",
+      arguments: { channel: "drop-me" },
+    });
+    const pending = fetch(`${http.url}/mcp`, { method: "POST", ...call, signal: abort.signal }).then(
+      (res) => res.text(),
+      () => "aborted",
+    );
+    await until(() => smack.watchers("drop-me") === 1);
+    abort.abort();
+    expect(await pending).toBe("aborted");
+    await until(() => smack.watchers("drop-me") === 0);
   });
 });
 
