@@ -12,7 +12,12 @@ import {
   type McpHttp,
 } from "./http/index.js";
 import { createBackendCredentials } from "./identity.js";
-import { type BackendHandle, createArgumentValidator, createBackendTransport } from "./invoke/index.js";
+import {
+  type BackendHandle,
+  createArgumentValidator,
+  createBackendTransport,
+  createReflectionTransport,
+} from "./invoke/index.js";
 import { createMcpServer, type McpServer } from "./mcp/index.js";
 import { VERSION } from "./version.js";
 
@@ -117,6 +122,6 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
 
   /** Reflection is a gRPC service: always ask over gRPC, whatever the backend's call protocol. */
   function reflectionTransport(b: GatewayConfig["backends"][number]) {
-    return createBackendTransport({ target: b.target, protocol: "grpc" });
+    return createReflectionTransport(b.target);
   }
 }

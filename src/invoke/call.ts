@@ -38,7 +38,7 @@ export interface ProgressUpdate {
 export interface CallContext {
   readonly signal?: AbortSignal;
   /** Extra request metadata (identity, request ids). */
-  readonly headers?: Headers;
+  readonly headers?: { readonly [key: string]: string };
   /** Answers to the backend's previous `InputRequired`, sent as `mcpengine-input-bin`. */
   readonly input?: { readonly responses: { [key: string]: JsonObject }; readonly state: Uint8Array };
   /** Progress of a server-streaming RPC: a `Progress` event, or one per plain message. */
@@ -150,11 +150,9 @@ function structured(json: JsonObject): CallToolResult {
   return { content: [{ type: "text", text: JSON.stringify(json) }], structuredContent: json };
 }
 
-function requestHeaders(ctx: CallContext): Headers | undefined {
+function requestHeaders(ctx: CallContext): { [key: string]: string } | undefined {
   if (!ctx.input) return ctx.headers;
-  const headers = new Headers(ctx.headers);
-  headers.set(INPUT_HEADER, encodeInputResponses(ctx.input.responses, ctx.input.state));
-  return headers;
+  return { ...ctx.headers, [INPUT_HEADER]: encodeInputResponses(ctx.input.responses, ctx.input.state) };
 }
 
 async function callStreaming(

@@ -7,8 +7,14 @@ export {
   type ProgressUpdate,
 } from "./call.js";
 export * from "./content.js";
+export { createH2GrpcTransport } from "./h2-grpc.js";
 export * from "./input.js";
 export { describeRpcError } from "./rich-status.js";
 export { STATUS_TABLE, type StatusMapping, statusMapping } from "./status-map.js";
-export { type BackendProtocol, createBackendTransport, type TransportOptions } from "./transport.js";
+export {
+  type BackendProtocol,
+  createBackendTransport,
+  createReflectionTransport,
+  type TransportOptions,
+} from "./transport.js";
 export { type ArgumentValidator, createArgumentValidator } from "./validate.js";

@@ -5,6 +5,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { createH2GrpcTransport } from "./h2-grpc.js";
 
 /** The RPC protocol spoken to a backend. */
 export type BackendProtocol = "grpc" | "connect" | "grpc-web";
@@ -19,18 +20,27 @@ export interface TransportOptions {
 }
 
 /**
- * Creates the Connect transport for a backend. gRPC always runs over HTTP/2
- * (h2c for `http://`, TLS for `https://`); Connect uses HTTP/2 as well, and
+ * Creates the transport for a backend. gRPC always runs over HTTP/2 (h2c for
+ * `http://`, TLS for `https://`) through the gateway's own lean client (the
+ * hot path); Connect uses Connect's Node transport over HTTP/2, and
  * gRPC-Web HTTP/1.1, as browsers and proxies in front of such backends expect.
  */
 export function createBackendTransport(options: TransportOptions): Transport {
   const baseUrl = options.target.replace(/\/+$/, "");
   switch (options.protocol) {
     case "grpc":
-      return createGrpcTransport({ baseUrl });
+      return createH2GrpcTransport({ baseUrl });
     case "connect":
       return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
     case "grpc-web":
       return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true });
   }
+}
+
+/**
+ * A gRPC transport for server reflection, a bidi-streaming service: Connect's
+ * own gRPC transport, used once at startup.
+ */
+export function createReflectionTransport(target: string): Transport {
+  return createGrpcTransport({ baseUrl: target.replace(/\/+$/, "") });
 }

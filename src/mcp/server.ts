@@ -643,18 +643,16 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     params: JsonObject,
     ex: Exchange,
   ): Promise<CallContext> {
-    let headers = await options.backendHeaders?.(backend, ex.identity);
+    const identity = await options.backendHeaders?.(backend, ex.identity);
     const meta = params._meta as JsonObject | undefined;
     const token = meta?.progressToken;
     const progressToken = typeof token === "string" || typeof token === "number" ? token : undefined;
-    if (id !== undefined || progressToken !== undefined) {
-      headers = new Headers(headers);
-      if (id !== undefined) headers.set("mcpengine-request-id", String(id));
-      if (progressToken !== undefined) headers.set("mcpengine-progress-token", String(progressToken));
-    }
+    const headers: { [key: string]: string } = identity ? Object.fromEntries(identity) : {};
+    if (id !== undefined) headers["mcpengine-request-id"] = String(id);
+    if (progressToken !== undefined) headers["mcpengine-progress-token"] = String(progressToken);
     const ctx: CallContext = {
       signal: ex.signal,
-      ...(headers ? { headers } : {}),
+      headers,
       ...(progressToken !== undefined
         ? {
             onProgress: (p) => ex.notify("notifications/progress", { progressToken, ...p } as JsonObject),
