@@ -118,7 +118,10 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
       finish(failure);
     };
     const onAbort = () => fail(new ConnectError("the call was cancelled", Code.Canceled));
-    if (signal?.aborted) return onAbort();
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
     signal?.addEventListener("abort", onAbort, { once: true });
     const timer =
       timeoutMs !== undefined && timeoutMs > 0

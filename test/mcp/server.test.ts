@@ -37,7 +37,7 @@ describe("the protocol core", () => {
     let pages = 0;
     do {
       const { result } = await call("tools/list", cursor === undefined ? {} : { cursor });
-      names.push(...(result?.tools as { name: string }[]).map((t) => t.name));
+      names.push(...((result?.tools ?? []) as { name: string }[]).map((t) => t.name));
       cursor = result?.nextCursor;
       pages++;
     } while (cursor !== undefined && pages < 20);
@@ -69,7 +69,7 @@ describe("the protocol core", () => {
 
   it("omits the output schema of tools that answer in MCP content", async () => {
     const { result } = await call("tools/list", { cursor: undefined });
-    const simple = (result?.tools as { name: string; outputSchema?: unknown }[]).find(
+    const simple = ((result?.tools ?? []) as { name: string; outputSchema?: unknown }[]).find(
       (t) => t.name === "test_audio_content",
     );
     expect(simple && "outputSchema" in simple).toBe(false);
