@@ -10,8 +10,13 @@ const unimplemented = (_call: unknown, cb: (err: Error) => void) =>
 
 const server = new Server();
 const impl: InventoryServiceServer = {
-  getHttpItem: (call, cb) =>
-    cb(null, { item: { sku: call.request.sku, name: `Item ${call.request.sku}`, quantity: "42" } }),
+  // "big:<n>" asks for a reply whose name is n bytes long (the large-reply workloads).
+  getHttpItem: (call, cb) => {
+    const sku = call.request.sku;
+    const big = /^big:(\d+)$/.exec(sku);
+    const name = big ? "x".repeat(Number(big[1])) : `Item ${sku}`;
+    cb(null, { item: { sku, name, quantity: "42" } });
+  },
   deleteItem: unimplemented,
   auditItem: unimplemented,
   uploadItems: unimplemented,

@@ -15,6 +15,8 @@ export async function throughput(opts: {
   headers?: Record<string, string>;
   connections: number;
   seconds: number;
+  /** Stop after this many requests instead (seconds then bounds the run). */
+  amount?: number;
   /** A fresh value for the Authorization header per request. */
   nextAuthorization?: () => string;
 }): Promise<Throughput> {
@@ -28,6 +30,7 @@ export async function throughput(opts: {
     method: "POST",
     connections: opts.connections,
     duration: opts.seconds,
+    ...(opts.amount ? { amount: opts.amount } : {}),
     headers,
     body: opts.body,
     ...(opts.nextAuthorization
@@ -45,7 +48,7 @@ export async function throughput(opts: {
   });
   return {
     requests: result.requests.total,
-    rps: result.requests.total / opts.seconds,
+    rps: result.requests.total / (opts.amount ? result.duration : opts.seconds),
     errors: result.errors + result.non2xx + result.timeouts,
   };
 }
@@ -95,4 +98,122 @@ export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+/** Options of one POST whose reply is an SSE stream. */
+interface StreamCall {
+  url: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Runs one streaming call and counts the `notifications/progress` events of
+ * its SSE reply; `onFirst` fires at the first one.
+ */
+function streamOnce(agent: Agent, opts: StreamCall, onFirst?: () => void): Promise<number> {
+  const u = new URL(opts.url);
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        agent,
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...opts.headers,
+        },
+      },
+      (res) => {
+        let events = 0;
+        let tail = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          const text = tail + chunk;
+          let at = text.indexOf("notifications/progress");
+          while (at >= 0) {
+            events++;
+            if (events === 1) onFirst?.();
+            at = text.indexOf("notifications/progress", at + 1);
+          }
+          tail = text.slice(-32);
+          // A marker split across chunks is counted once: keep only what cannot contain a whole one.
+          if (tail.includes("notifications/progress")) tail = "";
+        });
+        res.on("end", () => resolve(events));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+/** Events per second relayed over SSE by `calls` streaming calls at `concurrency`. */
+export async function streamRelay(
+  opts: StreamCall & { calls: number; concurrency: number; expectEvents: number },
+): Promise<{ eventsPerSecond: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  let next = 0;
+  let events = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async () => {
+      while (next < opts.calls) {
+        next++;
+        const n = await streamOnce(agent, opts);
+        if (n !== opts.expectEvents)
+          throw new Error(`expected ${opts.expectEvents} progress events, got ${n}`);
+        events += n;
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  agent.destroy();
+  return { eventsPerSecond: events / seconds };
+}
+
+/** Median time in ms from sending a streaming call to its first progress event (sequential). */
+export async function firstEventLatency(opts: StreamCall & { count: number }): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const samples: number[] = [];
+  for (let i = 0; i < opts.count; i++) {
+    const start = process.hrtime.bigint();
+    let first = 0;
+    await streamOnce(agent, opts, () => {
+      first = Number(process.hrtime.bigint() - start) / 1e6;
+    });
+    samples.push(first);
+  }
+  agent.destroy();
+  return median(samples);
+}
+
+/** Opens `count` idle 2024-11-05 SSE sessions (`GET /sse`); resolves once each has its endpoint event. */
+export async function openIdleSse(url: string, count: number): Promise<{ close(): void }> {
+  const u = new URL(url);
+  const requests: ReturnType<typeof httpRequest>[] = [];
+  const open = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = httpRequest(
+        { host: u.hostname, port: u.port, path: u.pathname, headers: { accept: "text/event-stream" } },
+        (res) => {
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            if (chunk.includes("event: endpoint")) resolve();
+          });
+          res.on("error", () => {});
+        },
+      );
+      req.on("error", reject);
+      req.end();
+      requests.push(req);
+    });
+  for (let i = 0; i < count; i += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, count - i) }, open));
+  }
+  return { close: () => requests.forEach((r) => r.destroy()) };
 }

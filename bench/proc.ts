@@ -15,6 +15,8 @@ export interface Child {
   cpuSeconds(): number;
   /** Resident set size in bytes. */
   rssBytes(): number;
+  /** JS heap in use after a full GC, asked over stdin (servers that answer "heap"). */
+  heapBytes(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -29,11 +31,17 @@ export async function startChild(
   env: Record<string, string>,
   cpu?: number,
 ): Promise<Child> {
-  const args = [process.execPath, "--import", "tsx", fileURLToPath(new URL(script, import.meta.url))];
+  const args = [
+    process.execPath,
+    "--expose-gc",
+    "--import",
+    "tsx",
+    fileURLToPath(new URL(script, import.meta.url)),
+  ];
   const cmd = cpu !== undefined ? ["taskset", "-c", String(cpu), ...args] : args;
   const proc = spawn(cmd[0] ?? process.execPath, cmd.slice(1), {
     env: { ...process.env, ...env, NODE_ENV: "production" },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["pipe", "pipe", "inherit"],
   });
   const port = await new Promise<number>((resolve, reject) => {
     let out = "";
@@ -65,6 +73,19 @@ export async function startChild(
     rssBytes() {
       return Number(stat()[21]) * PAGE_SIZE;
     },
+    heapBytes: () =>
+      new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name} did not report its heap`)), 10_000);
+        const onData = (b: Buffer) => {
+          const m = /HEAP (\d+)/.exec(b.toString());
+          if (!m) return;
+          clearTimeout(timer);
+          proc.stdout?.off("data", onData);
+          resolve(Number(m[1]));
+        };
+        proc.stdout?.on("data", onData);
+        proc.stdin?.write("heap\n");
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();

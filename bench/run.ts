@@ -1,12 +1,19 @@
 // `npm run bench`: the gateway against baselines measured in the same run, interleaved rounds, medians.
 // Servers under test run pinned to CPU 0; the backend and this load generator to CPU 1.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { Agent, createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { credentials } from "@grpc/grpc-js";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { InventoryServiceClient } from "../gen/grpc-js/mcpengine/testing/v1/catalog.js";
-import { median, sequentialLatency, throughput } from "./load.js";
+import {
+  firstEventLatency,
+  median,
+  openIdleSse,
+  sequentialLatency,
+  streamRelay,
+  throughput,
+} from "./load.js";
 import { type Child, startChild } from "./proc.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -15,16 +22,40 @@ const CONNECTIONS = 32;
 const LATENCY_SAMPLES = 2_000;
 const AUDIENCE = "http://127.0.0.1/mcp";
 
-const callBody = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: { name: "inv_get_http_item", arguments: { sku: "A1" } },
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 4);
+const SOAK_REQUESTS = Number(process.env.BENCH_SOAK ?? 100_000);
+const IDLE_SESSIONS = 1_000;
+const STREAM_CALLS = 200;
+const STREAM_MESSAGES = 100;
+
+/** A tools/call without protocol metadata (B0, B2, P and session-era requests). */
+const plainCall = (name: string, args: object, meta: object = {}) =>
+  JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "tools/call",
+    params: { name, arguments: args, _meta: meta },
+  });
+/** A 2026-07-28 (stateless) tools/call: `_meta` and the headers that mirror the body. */
+const statelessCall = (name: string, args: object, meta: object = {}) =>
+  plainCall(name, args, {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    ...meta,
+  });
+const statelessHeaders = (name: string) => ({
+  "mcp-protocol-version": "2026-07-28",
+  "mcp-method": "tools/call",
+  "mcp-name": name,
 });
+const SMALL = { sku: "A1" };
+const callBody = plainCall("inv_get_http_item", SMALL);
+const statelessBody = statelessCall("inv_get_http_item", SMALL);
 
 interface Target {
   name: string;
   child: Child;
+  body: string;
   headers?: Record<string, string>;
   nextAuthorization?: () => string;
   rps: number[];
@@ -60,28 +91,59 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   const add = async (
     name: string,
-    script: string,
+    script: string | Child,
     env: Record<string, string>,
     extra: Partial<Target> = {},
-  ) =>
-    targets.push({
-      name,
-      child: await startChild(name, script, env, 0),
-      rps: [],
-      cpuPerCall: [],
-      p50: [],
-      ...extra,
-    });
+  ) => {
+    const child = typeof script === "string" ? await startChild(name, script, env, 0) : script;
+    const target: Target = { name, child, body: callBody, rps: [], cpuPerCall: [], p50: [], ...extra };
+    targets.push(target);
+    return target;
+  };
+  const gw = statelessHeaders("inv_get_http_item");
   await add("B0 node:http fixed reply", "./servers/b0-http.ts", {});
-  await add("B2 node:http + one gRPC hop", "./servers/b2-passthrough.ts", { BACKEND });
-  await add("P official SDK server", "./servers/sdk-server.ts", { BACKEND });
-  await add("G gateway", "./servers/gateway.ts", { BACKEND });
-  await add("GA gateway + auth, reused token", "./servers/gateway.ts", authEnv, {
-    headers: { authorization: `Bearer ${reused}` },
-  });
-  await add("GF gateway + auth, fresh token per call", "./servers/gateway.ts", authEnv, {
-    nextAuthorization: () => `Bearer ${fresh[next++ % fresh.length]}`,
-  });
+  const B2 = await add("B2 node:http + one gRPC hop", "./servers/b2-passthrough.ts", { BACKEND });
+  const P = await add("P official SDK server", "./servers/sdk-server.ts", { BACKEND });
+  const G = await add(
+    "G gateway, 2026-07-28",
+    "./servers/gateway.ts",
+    { BACKEND },
+    { body: statelessBody, headers: gw },
+  );
+  const session = await openSession(G.child.port);
+  await add(
+    "GS gateway, 2025-11-25 session",
+    G.child,
+    {},
+    {
+      headers: { "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" },
+    },
+  );
+  // Separate processes: the fresh-token run fills its verified-token cache with 60k entries, and a
+  // heap that size slows every later call of the process it lives in.
+  const GAchild = await startChild("GA", "./servers/gateway.ts", authEnv, 0);
+  const GFchild = await startChild("GF", "./servers/gateway.ts", authEnv, 0);
+  // A separate gateway for the memory figures, so earlier load does not blur its RSS.
+  const M = await startChild("M", "./servers/gateway.ts", { BACKEND }, 0);
+  const GA = await add(
+    "GA gateway + auth, reused token",
+    GAchild,
+    {},
+    {
+      body: statelessBody,
+      headers: { ...gw, authorization: `Bearer ${reused}` },
+    },
+  );
+  await add(
+    "GF gateway + auth, fresh token per call",
+    GFchild,
+    {},
+    {
+      body: statelessBody,
+      headers: gw,
+      nextAuthorization: () => `Bearer ${fresh[next++ % fresh.length]}`,
+    },
+  );
 
   // Check each target answers the call correctly before measuring it.
   for (const t of targets) {
@@ -91,9 +153,10 @@ async function main(): Promise<void> {
       headers: {
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
+        ...t.headers,
         ...(auth ? { authorization: auth } : {}),
       },
-      body: callBody,
+      body: t.body,
     });
     const text = await res.text();
     if (res.status !== 200 || !text.includes('"structuredContent"') || text.includes('"isError":true')) {
@@ -116,13 +179,26 @@ async function main(): Promise<void> {
     return median(samples);
   };
 
+  // Warm-up: every target serves a few seconds of the same load first, so the JIT has compiled each
+  // process's paths (auth, sessions) before anything is measured.
+  for (const t of targets) {
+    await throughput({
+      url: `http://127.0.0.1:${t.child.port}/mcp`,
+      body: t.body,
+      connections: CONNECTIONS,
+      seconds: WARMUP_SECONDS,
+      ...(t.headers ? { headers: t.headers } : {}),
+      ...(t.nextAuthorization ? { nextAuthorization: t.nextAuthorization } : {}),
+    });
+  }
+
   for (let round = 1; round <= ROUNDS; round++) {
     b1.push(await grpcLatency());
     for (const t of targets) {
       const url = `http://127.0.0.1:${t.child.port}/mcp`;
       const load = {
         url,
-        body: callBody,
+        body: t.body,
         connections: CONNECTIONS,
         ...(t.headers ? { headers: t.headers } : {}),
         ...(t.nextAuthorization ? { nextAuthorization: t.nextAuthorization } : {}),
@@ -138,7 +214,7 @@ async function main(): Promise<void> {
         t.p50.push(
           await sequentialLatency({
             url,
-            body: callBody,
+            body: t.body,
             count: LATENCY_SAMPLES,
             ...(t.headers ? { headers: t.headers } : {}),
           }),
@@ -149,15 +225,134 @@ async function main(): Promise<void> {
       );
     }
   }
+  // Added latency, paired: one direct gRPC call, then one gateway call, alternating, so that both
+  // see the same machine state; the figure is the median of the per-pair differences.
+  const gAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const gUrl = new URL(`http://127.0.0.1:${G.child.port}/mcp`);
+  const added: number[] = [];
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((resolve, reject) =>
+      grpc.getHttpItem({ sku: "A1" }, (err) => (err ? reject(err) : resolve())),
+    );
+    const t1 = process.hrtime.bigint();
+    await postOnce(gAgent, gUrl, statelessBody, gw);
+    const t2 = process.hrtime.bigint();
+    added.push(Number(t2 - t1 - (t1 - t0)) / 1e6);
+  }
+  gAgent.destroy();
+  const addedP50 = median(added);
+
+  // Auth cost, interleaved: short alternating slices of auth off (G) and a reused token (GA).
+  const sliceLoad = (t: Target) => ({
+    url: `http://127.0.0.1:${t.child.port}/mcp`,
+    body: t.body,
+    connections: CONNECTIONS,
+    seconds: 1,
+    ...(t.headers ? { headers: t.headers } : {}),
+  });
+  /** Requests of `b` over requests of `a` in alternating 1 s slices. */
+  const interleaved = async (a: Target, b: Target): Promise<number> => {
+    let ra = 0;
+    let rb = 0;
+    for (let i = 0; i < 2 * ROUNDS + 2; i++) {
+      for (const t of [a, b]) {
+        const r = await throughput(sliceLoad(t));
+        if (r.errors > 0) throw new Error(`${t.name}: ${r.errors} failed requests`);
+        if (t === a) ra += r.requests;
+        else rb += r.requests;
+      }
+    }
+    return rb / ra;
+  };
+  const authRatio = await interleaved(G, GA);
+  const b2Ratio = await interleaved(B2, G);
+  process.stderr.write(
+    `paired: added p50 ${addedP50.toFixed(3)} ms; auth interleaved ratio ${authRatio.toFixed(3)}; G/B2 interleaved ${b2Ratio.toFixed(3)}\n`,
+  );
+
+  // Large replies: the gateway against P, same backend reply, same concurrency.
+  const large: { size: string; gateway: number; sdk: number }[] = [];
+  for (const [size, bytes] of [
+    ["64 KiB", 65_536],
+    ["1 MiB", 1_048_576],
+  ] as const) {
+    const args = { sku: `big:${bytes}` };
+    const run = (t: Target, body: string) =>
+      throughput({
+        url: `http://127.0.0.1:${t.child.port}/mcp`,
+        body,
+        connections: 8,
+        seconds: SECONDS,
+        ...(t.headers ? { headers: t.headers } : {}),
+      });
+    await run(G, statelessCall("inv_get_http_item", args));
+    const g = await run(G, statelessCall("inv_get_http_item", args));
+    await run(P, plainCall("inv_get_http_item", args));
+    const p = await run(P, plainCall("inv_get_http_item", args));
+    if (g.errors + p.errors > 0)
+      throw new Error(`large reply ${size}: ${g.errors + p.errors} failed requests`);
+    large.push({ size, gateway: g.rps, sdk: p.rps });
+    process.stderr.write(`large ${size}: gateway ${g.rps.toFixed(0)} req/s, P ${p.rps.toFixed(0)} req/s\n`);
+  }
+
+  // Server-streaming relay: 100 × 1 KiB messages as progress events over SSE, against reading the
+  // same stream directly with grpc-js.
+  const tail = { sku: "S", count: STREAM_MESSAGES };
+  const streamCall = {
+    url: `http://127.0.0.1:${G.child.port}/mcp`,
+    body: statelessCall("inv_tail_item", tail, { progressToken: "p" }),
+    headers: statelessHeaders("inv_tail_item"),
+  };
+  await streamRelay({ ...streamCall, calls: 20, concurrency: 4, expectEvents: STREAM_MESSAGES });
+  const relay = await streamRelay({
+    ...streamCall,
+    calls: STREAM_CALLS,
+    concurrency: 4,
+    expectEvents: STREAM_MESSAGES,
+  });
+  const direct = await directStream(grpc, tail, STREAM_CALLS, 4);
+  const ttfe = await firstEventLatency({ ...streamCall, count: 200 });
+  process.stderr.write(
+    `stream relay: ${relay.eventsPerSecond.toFixed(0)} events/s via gateway, ${direct.toFixed(0)} direct; first event ${ttfe.toFixed(3)} ms\n`,
+  );
   grpc.close();
 
-  const m = (t: Target, k: "rps" | "cpuPerCall" | "p50") => median(t[k]);
-  const by = (prefix: string) => {
-    const t = targets.find((x) => x.name.startsWith(`${prefix} `));
-    if (!t) throw new Error(prefix);
-    return t;
+  // Memory of idle 2024-11-05 sessions, and heap growth over a soak.
+  const mUrl = `http://127.0.0.1:${M.port}`;
+  await throughput({ url: `${mUrl}/mcp`, body: statelessBody, headers: gw, connections: 4, seconds: 1 });
+  await openIdleSse(`${mUrl}/sse`, 50).then((warm) => warm.close());
+  await new Promise((r) => setTimeout(r, 300));
+  const heap0 = await M.heapBytes();
+  const rss0 = M.rssBytes();
+  const idle = await openIdleSse(`${mUrl}/sse`, IDLE_SESSIONS);
+  await new Promise((r) => setTimeout(r, 500));
+  const heap1 = await M.heapBytes();
+  const rss1 = M.rssBytes();
+  idle.close();
+  const perSessionHeap = (heap1 - heap0) / IDLE_SESSIONS;
+  const perSessionRss = (rss1 - rss0) / IDLE_SESSIONS;
+  process.stderr.write(
+    `idle sessions: ${(perSessionHeap / 1024).toFixed(1)} KiB heap, ${(perSessionRss / 1024).toFixed(1)} KiB RSS each\n`,
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const soakLoad = {
+    url: `http://127.0.0.1:${G.child.port}/mcp`,
+    body: statelessBody,
+    headers: gw,
+    connections: CONNECTIONS,
   };
-  const [B2, P, G, GA, GF] = ["B2", "P", "G", "GA", "GF"].map(by) as [Target, Target, Target, Target, Target];
+  await throughput({ ...soakLoad, seconds: 2 });
+  const soakHeap0 = await G.child.heapBytes();
+  const soak = await throughput({ ...soakLoad, seconds: 120, amount: SOAK_REQUESTS });
+  const soakHeap1 = await G.child.heapBytes();
+  if (soak.errors > 0) throw new Error(`soak: ${soak.errors} failed requests`);
+  const heapGrowth = (soakHeap1 - soakHeap0) / soakHeap0;
+  process.stderr.write(
+    `soak: ${soak.requests} requests, heap ${(soakHeap0 / 2 ** 20).toFixed(1)} → ${(soakHeap1 / 2 ** 20).toFixed(1)} MiB\n`,
+  );
+
+  const m = (t: Target, k: "rps" | "cpuPerCall" | "p50") => median(t[k]);
   const b1p50 = median(b1);
   const checks = [
     {
@@ -167,14 +362,27 @@ async function main(): Promise<void> {
       lower: true,
     },
     { target: "gateway throughput ≥ 3× P", value: m(G, "rps") / m(P, "rps"), limit: 3, lower: false },
-    { target: "gateway throughput ≥ 0.6× B2", value: m(G, "rps") / m(B2, "rps"), limit: 0.6, lower: false },
-    { target: "added p50 latency over B1 ≤ 0.25 ms", value: m(G, "p50") - b1p50, limit: 0.25, lower: true },
+    { target: "gateway throughput ≥ 0.6× B2 (interleaved)", value: b2Ratio, limit: 0.6, lower: false },
+    { target: "added p50 latency over B1 ≤ 0.25 ms (paired)", value: addedP50, limit: 0.25, lower: true },
     {
-      target: "auth, reused token: throughput ≥ 0.9× auth off",
-      value: m(GA, "rps") / m(G, "rps"),
+      target: "auth, reused token: throughput ≥ 0.9× auth off (interleaved)",
+      value: authRatio,
       limit: 0.9,
       lower: false,
     },
+    {
+      target: "stream relay events/s ≥ 0.5× direct gRPC read",
+      value: relay.eventsPerSecond / direct,
+      limit: 0.5,
+      lower: false,
+    },
+    {
+      target: "memory per idle 2024-11-05 session ≤ 20 KiB (RSS)",
+      value: perSessionRss / 1024,
+      limit: 20,
+      lower: true,
+    },
+    { target: "heap growth over the soak < 5%", value: heapGrowth * 100, limit: 5, lower: true },
   ].map((c) => ({ ...c, pass: c.lower ? c.value <= c.limit : c.value >= c.limit }));
 
   const rows = targets.map((t) => ({
@@ -190,16 +398,40 @@ async function main(): Promise<void> {
     seconds: SECONDS,
     connections: CONNECTIONS,
     b1p50Ms: Number(b1p50.toFixed(3)),
+    addedP50Ms: Number(addedP50.toFixed(3)),
+    authInterleavedRatio: Number(authRatio.toFixed(3)),
+    b2InterleavedRatio: Number(b2Ratio.toFixed(3)),
     targets: rows,
     checks,
     gatewayCpuPerCallUs: Math.round(m(G, "cpuPerCall")),
-    freshTokenCostRatio: Number((m(GF, "cpuPerCall") / m(GA, "cpuPerCall")).toFixed(2)),
+    largeReplies: large.map((l) => ({ ...l, ratio: Number((l.gateway / l.sdk).toFixed(2)) })),
+    stream: {
+      gatewayEventsPerSecond: Math.round(relay.eventsPerSecond),
+      directEventsPerSecond: Math.round(direct),
+      firstEventMs: Number(ttfe.toFixed(3)),
+    },
+    idleSession: {
+      heapKiB: Number((perSessionHeap / 1024).toFixed(1)),
+      rssKiB: Number((perSessionRss / 1024).toFixed(1)),
+    },
+    soak: { requests: soak.requests, heapBefore: soakHeap0, heapAfter: soakHeap1 },
   };
   const table = [
     "| target | req/s | CPU µs/call | p50 ms (c=1) |",
     "| --- | ---: | ---: | ---: |",
     `| B1 direct gRPC unary (grpc-js client) | | | ${b1p50.toFixed(3)} |`,
     ...rows.map((r) => `| ${r.name} | ${r.rps} | ${r.cpuPerCallUs} | ${r.p50Ms ?? ""} |`),
+    "",
+    "| large reply | gateway req/s | P req/s | ratio |",
+    "| --- | ---: | ---: | ---: |",
+    ...large.map(
+      (l) =>
+        `| ${l.size} | ${l.gateway.toFixed(0)} | ${l.sdk.toFixed(0)} | ${(l.gateway / l.sdk).toFixed(2)} |`,
+    ),
+    "",
+    `Streaming relay (${STREAM_MESSAGES} × 1 KiB per call, 4 concurrent): gateway ${relay.eventsPerSecond.toFixed(0)} events/s, direct gRPC ${direct.toFixed(0)} events/s; time to first event ${ttfe.toFixed(3)} ms.`,
+    `Idle 2024-11-05 sessions: ${(perSessionRss / 1024).toFixed(1)} KiB RSS, ${(perSessionHeap / 1024).toFixed(1)} KiB heap each (${IDLE_SESSIONS} sessions).`,
+    `Soak: ${soak.requests} requests, heap after GC ${(soakHeap0 / 2 ** 20).toFixed(1)} → ${(soakHeap1 / 2 ** 20).toFixed(1)} MiB.`,
     "",
     "| check | ratio / value | limit | result |",
     "| --- | ---: | ---: | --- |",
@@ -212,9 +444,85 @@ async function main(): Promise<void> {
   writeFileSync(new URL("./results/latest.md", import.meta.url), `${table}\n`);
   process.stdout.write(`\n${table}\n`);
 
-  await Promise.all([...targets.map((t) => t.child.stop()), backend.stop()]);
+  await Promise.all([...targets.map((t) => t.child.stop()), M.stop(), backend.stop()]);
   jwks.close();
   process.exitCode = checks.every((c) => c.pass) ? 0 : 1;
+}
+
+/** One POST on a keep-alive agent, resolved when the reply has been read. */
+function postOnce(agent: Agent, url: URL, body: string, headers: Record<string, string>): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...headers,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", resolve);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Opens a 2025-11-25 session on a gateway and returns its id. */
+async function openSession(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "bench", version: "1" },
+      },
+    }),
+  });
+  await res.text();
+  const id = res.headers.get("mcp-session-id");
+  if (!id) throw new Error(`initialize answered ${res.status} without a session`);
+  return id;
+}
+
+/** Events per second reading TailItem streams directly with grpc-js. */
+async function directStream(
+  client: InventoryServiceClient,
+  request: { sku: string; count: number },
+  calls: number,
+  concurrency: number,
+): Promise<number> {
+  let next = 0;
+  let events = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < calls) {
+        next++;
+        await new Promise<void>((resolve, reject) => {
+          const call = client.tailItem(request);
+          call.on("data", () => {
+            events++;
+          });
+          call.on("end", resolve);
+          call.on("error", reject);
+        });
+      }
+    }),
+  );
+  return events / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
 await main();

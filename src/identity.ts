@@ -51,25 +51,29 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
     return ex;
   }
 
-  return async (backend: string, identity: Identity | undefined): Promise<Headers | undefined> => {
+  /** Subject and claims metadata per identity and backend, computed once per verified token. */
+  const fixed = new WeakMap<Identity, Map<string, Metadata>>();
+
+  return async (backend: string, identity: Identity | undefined): Promise<Metadata | undefined> => {
     const b = byName.get(backend);
     if (!b || !identity) return undefined;
-    const headers = new Headers();
-    headers.set(SUBJECT_HEADER, metadataValue(identity.subject));
-    for (const claim of b.identity.claims) {
-      const v = identity.claims[claim];
-      if (v !== undefined) headers.set(`${CLAIM_HEADER_PREFIX}${claim.toLowerCase()}`, metadataValue(v));
+    let perBackend = fixed.get(identity);
+    let headers = perBackend?.get(backend);
+    if (!headers) {
+      const built: { [key: string]: string } = { [SUBJECT_HEADER]: metadataValue(identity.subject) };
+      for (const claim of b.identity.claims) {
+        const v = identity.claims[claim];
+        if (v !== undefined) built[`${CLAIM_HEADER_PREFIX}${claim.toLowerCase()}`] = metadataValue(v);
+      }
+      if (b.identity.mode === "forward") built.authorization = `Bearer ${identity.token}`;
+      headers = Object.freeze(built);
+      if (!perBackend) fixed.set(identity, (perBackend = new Map()));
+      perBackend.set(backend, headers);
     }
-    switch (b.identity.mode) {
-      case "forward":
-        headers.set("authorization", `Bearer ${identity.token}`);
-        break;
-      case "exchange":
-        headers.set("authorization", `Bearer ${await exchangerFor(b).exchange(identity.token)}`);
-        break;
-      case "none":
-        break;
-    }
-    return headers;
+    if (b.identity.mode !== "exchange") return headers;
+    return { ...headers, authorization: `Bearer ${await exchangerFor(b).exchange(identity.token)}` };
   };
 }
+
+/** gRPC request metadata as a plain object (lower-case keys). */
+export type Metadata = { readonly [key: string]: string };

@@ -113,7 +113,10 @@ export interface McpServerOptions {
   /** Enforce the scopes declared in proto (auth on). */
   readonly enforceScopes?: boolean;
   /** Request metadata for a backend call on behalf of the caller (identity, tokens). */
-  readonly backendHeaders?: (backend: string, identity: Identity | undefined) => Promise<Headers | undefined>;
+  readonly backendHeaders?: (
+    backend: string,
+    identity: Identity | undefined,
+  ) => Promise<{ readonly [key: string]: string } | undefined>;
   /** Items per page of list results (default 100). */
   readonly pageSize?: number;
   /** Key for sealing input-required request state (random per process when absent). */
@@ -643,11 +646,13 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     params: JsonObject,
     ex: Exchange,
   ): Promise<CallContext> {
-    const identity = await options.backendHeaders?.(backend, ex.identity);
+    // Without a caller there is no identity metadata: skip the (async) lookup on the hot path.
+    const identity =
+      ex.identity && options.backendHeaders ? await options.backendHeaders(backend, ex.identity) : undefined;
     const meta = params._meta as JsonObject | undefined;
     const token = meta?.progressToken;
     const progressToken = typeof token === "string" || typeof token === "number" ? token : undefined;
-    const headers: { [key: string]: string } = identity ? Object.fromEntries(identity) : {};
+    const headers: { [key: string]: string } = identity ? { ...identity } : {};
     if (id !== undefined) headers["mcpengine-request-id"] = String(id);
     if (progressToken !== undefined) headers["mcpengine-progress-token"] = String(progressToken);
     const ctx: CallContext = {
