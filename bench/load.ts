@@ -215,5 +215,9 @@ export async function openIdleSse(url: string, count: number): Promise<{ close()
   for (let i = 0; i < count; i += 100) {
     await Promise.all(Array.from({ length: Math.min(100, count - i) }, open));
   }
-  return { close: () => requests.forEach((r) => r.destroy()) };
+  return {
+    close() {
+      for (const r of requests) r.destroy();
+    },
+  };
 }

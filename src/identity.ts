@@ -67,7 +67,10 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
       }
       if (b.identity.mode === "forward") built.authorization = `Bearer ${identity.token}`;
       headers = Object.freeze(built);
-      if (!perBackend) fixed.set(identity, (perBackend = new Map()));
+      if (!perBackend) {
+        perBackend = new Map();
+        fixed.set(identity, perBackend);
+      }
       perBackend.set(backend, headers);
     }
     if (b.identity.mode !== "exchange") return headers;
