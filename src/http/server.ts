@@ -35,12 +35,16 @@ export async function listen(
       req.resume();
       return;
     }
-    Promise.resolve()
-      .then(() => handler(req, res))
-      .catch(() => {
-        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("internal error\n");
-        else res.destroy();
-      });
+    const fail = () => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" }).end("internal error\n");
+      else res.destroy();
+    };
+    try {
+      const done = handler(req, res);
+      if (done) done.catch(fail);
+    } catch {
+      fail();
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -129,19 +129,31 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   const sweeper = setInterval(sweep, Math.min(60_000, Math.max(1_000, limits.idleTimeoutMs / 4)));
   sweeper.unref();
 
-  /** Origin check and authentication common to every endpoint; undefined when already answered. */
-  async function admit(
+  const ANONYMOUS: { identity?: Identity } = Object.freeze({});
+
+  /**
+   * Origin check and authentication common to every endpoint; undefined when
+   * already answered. Synchronous without auth, so the hot path skips a microtask.
+   */
+  function admit(
     req: IncomingMessage,
     res: ServerResponse,
-  ): Promise<{ identity?: Identity } | undefined> {
+  ): { identity?: Identity } | undefined | Promise<{ identity?: Identity } | undefined> {
     const refusal = options.origin?.check(req);
     if (refusal) {
       req.resume();
       sendJson(res, 403, failure(null, ErrorCode.InvalidRequest, `Forbidden: ${refusal}`));
       return undefined;
     }
-    if (!options.auth) return {};
-    const result = await options.auth.authenticate(req.headers.authorization);
+    return options.auth ? authenticate(req, res, options.auth) : ANONYMOUS;
+  }
+
+  async function authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    auth: ResourceServer,
+  ): Promise<{ identity?: Identity } | undefined> {
+    const result = await auth.authenticate(req.headers.authorization);
     if (!result.ok) {
       req.resume();
       refuse(res, result);
@@ -175,7 +187,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   }
 
   async function streamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const admitted = await admit(req, res);
+    const gate = admit(req, res);
+    const admitted = gate instanceof Promise ? await gate : gate;
     if (!admitted) return;
     switch (req.method) {
       case "POST":
@@ -724,7 +737,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
 
   /** 2024-11-05 HTTP+SSE: the stream, announcing where to POST (basic/transports "HTTP with SSE"). */
   async function sse(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const admitted = await admit(req, res);
+    const gate = admit(req, res);
+    const admitted = gate instanceof Promise ? await gate : gate;
     if (!admitted) return;
     req.resume();
     if (req.method !== "GET") {
@@ -751,7 +765,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   }
 
   async function messages(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const admitted = await admit(req, res);
+    const gate = admit(req, res);
+    const admitted = gate instanceof Promise ? await gate : gate;
     if (!admitted) return;
     if (req.method !== "POST") {
       req.resume();
