@@ -1,3 +1,9 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   discoverAuthorizationServerMetadata,
@@ -123,6 +129,52 @@ describe("the gateway as a resource server", () => {
     }
   });
 
+  it("lets mcp-remote discover the IdP from our metadata and register with it", async () => {
+    // A gateway whose public URL is where it listens, so the metadata a client follows is reachable.
+    const port = await freePort();
+    const own = `http://127.0.0.1:${port}`;
+    const config = parseConfig(
+      JSON.stringify({
+        listen: `127.0.0.1:${port}`,
+        publicUrl: own,
+        auth: { issuer: idp.issuer, audience: `${own}/mcp` },
+        backends: [{ name: "smack", target: `http://127.0.0.1:${smack.port}` }],
+      }),
+    );
+    const gateway = await (await createGateway(config)).listen();
+    const require = createRequire(import.meta.url);
+    const proxy = join(dirname(require.resolve("mcp-remote/package.json")), "dist", "proxy.js");
+    const home = mkdtempSync(join(tmpdir(), "mcp-remote-"));
+    const registrations = () => idp.paths.filter((p) => p.startsWith("POST /reg")).length;
+    const before = registrations();
+    // No browser: PATH is empty, so the authorization step cannot open one.
+    const child = spawn(process.execPath, [proxy, `${own}/mcp`, "--allow-http"], {
+      env: { ...process.env, MCP_REMOTE_CONFIG_DIR: home, PATH: "/nonexistent" },
+      stdio: ["pipe", "ignore", "pipe"],
+    });
+    let log = "";
+    child.stderr.on("data", (b: Buffer) => {
+      log += b.toString();
+    });
+    try {
+      const initialize = {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+      };
+      child.stdin.write(`${JSON.stringify(initialize)}\n`);
+      const deadline = Date.now() + 20_000;
+      while (registrations() === before && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      // Only a client that followed our RFC 9728 metadata to the IdP registers there (RFC 7591).
+      expect(registrations(), `${idp.paths.join("\n")}\n${log.slice(-2000)}`).toBeGreaterThan(before);
+    } finally {
+      child.kill("SIGKILL");
+      await gateway.close();
+    }
+  });
+
   it("ignores a token in the query string (401)", async () => {
     const token = await idp.token(AUDIENCE);
     const res = await post(
@@ -183,3 +235,12 @@ describe("the gateway as a resource server", () => {
     expect(seenSubject.at(-1)).toBe("mcp-client");
   });
 });
+
+/** A TCP port free on 127.0.0.1 at the time of asking. */
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -36,7 +36,12 @@ export async function startIdp(opts: { opaqueAudience?: string } = {}) {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const state = { jwksFetches: 0, provider: undefined as Provider | undefined, key: await makeKey("key-1") };
+  const state = {
+    jwksFetches: 0,
+    paths: [] as string[],
+    provider: undefined as Provider | undefined,
+    key: await makeKey("key-1"),
+  };
 
   const build = (key: IdpKey) => {
     const provider = new Provider(issuer, {
@@ -63,6 +68,8 @@ export async function startIdp(opts: { opaqueAudience?: string } = {}) {
       ttl: { ClientCredentials: 600 },
       features: {
         devInteractions: { enabled: false },
+        // Dynamic client registration (RFC 7591), as MCP clients such as mcp-remote use it.
+        registration: { enabled: true },
         clientCredentials: { enabled: true },
         introspection: { enabled: true },
         resourceIndicators: {
@@ -129,6 +136,7 @@ export async function startIdp(opts: { opaqueAudience?: string } = {}) {
   state.provider = build(state.key);
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     if (req.url?.startsWith("/jwks")) state.jwksFetches++;
+    state.paths.push(`${req.method} ${req.url?.split("?")[0]}`);
     const cb = state.provider?.callback();
     if (cb) void cb(req, res);
   });
@@ -156,6 +164,10 @@ export async function startIdp(opts: { opaqueAudience?: string } = {}) {
     },
     get jwksFetches() {
       return state.jwksFetches;
+    },
+    /** "METHOD /path" of every request the IdP has served. */
+    get paths(): readonly string[] {
+      return state.paths;
     },
     /** Replaces the signing key (same issuer); returns the new key. */
     async rotate(kid: string): Promise<IdpKey> {
