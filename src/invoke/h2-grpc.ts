@@ -27,6 +27,38 @@ import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
+/**
+ * Client-side deadlines. The backend enforces each call's deadline itself
+ * (`grpc-timeout`); this is the safety net for one that does not, so one
+ * coarse timer checks every in-flight call instead of a timer per call.
+ */
+const DEADLINE_TICK_MS = 50;
+const deadlines = new Set<{ readonly at: number; readonly expire: () => void }>();
+let deadlineTimer: NodeJS.Timeout | undefined;
+
+function watchDeadline(at: number, expire: () => void): { readonly at: number; readonly expire: () => void } {
+  const entry = { at, expire };
+  deadlines.add(entry);
+  if (!deadlineTimer) {
+    deadlineTimer = setInterval(sweepDeadlines, DEADLINE_TICK_MS);
+    deadlineTimer.unref();
+  }
+  return entry;
+}
+
+function sweepDeadlines(): void {
+  const now = Date.now();
+  for (const entry of deadlines) {
+    if (entry.at > now) continue;
+    deadlines.delete(entry);
+    entry.expire();
+  }
+  if (deadlines.size === 0 && deadlineTimer) {
+    clearInterval(deadlineTimer);
+    deadlineTimer = undefined;
+  }
+}
+
 /** Most bytes of one reply message; larger ones fail the call (RESOURCE_EXHAUSTED). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Messages a streaming reader may lag behind before the HTTP/2 stream is paused. */
@@ -108,7 +140,7 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
     const finish = (err: ConnectError | undefined) => {
       if (done) return;
       done = true;
-      if (timer) clearTimeout(timer);
+      if (deadline) deadlines.delete(deadline);
       signal?.removeEventListener("abort", onAbort);
       onEnd(err);
     };
@@ -123,11 +155,10 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
       return;
     }
     signal?.addEventListener("abort", onAbort, { once: true });
-    const timer =
+    const deadline =
       timeoutMs !== undefined && timeoutMs > 0
-        ? setTimeout(
-            () => fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-            timeoutMs,
+        ? watchDeadline(Date.now() + timeoutMs, () =>
+            fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
           )
         : undefined;
 
