@@ -491,7 +491,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
           await answer(
             reply,
             request,
-            sessionExchange(session, abort.signal, identity, (m) => reply.send(m)),
+            // A client that does not accept SSE on this POST cannot receive requests before the result.
+            sessionExchange(session, abort.signal, identity, (m) => reply.send(m), acceptsSse(req)),
             false,
           );
         } finally {
@@ -527,11 +528,13 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     };
   }
 
+  /** The exchange of a session-era request; `canAsk` is false when nothing can reach the client mid-request. */
   function sessionExchange(
     session: Session,
     signal: AbortSignal,
     identity: Identity | undefined,
     send: (message: unknown) => void,
+    canAsk = true,
   ): Exchange {
     return {
       signal,
@@ -541,7 +544,9 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       logLevel: session.hooks.logLevel,
       session: session.hooks,
       notify: (method, params) => send({ jsonrpc: "2.0", method, params }),
-      request: (method, params, sig) => clientRequest(session, method, params, sig, send),
+      ...(canAsk
+        ? { request: (method, params, sig) => clientRequest(session, method, params, sig, send) }
+        : {}),
     };
   }
 

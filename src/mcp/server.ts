@@ -582,7 +582,13 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     for (let round = 0; ; round++) {
       const out = await run(input);
       if ("done" in out) return out.done;
-      if (round >= maxRounds || !ex.request) {
+      if (!ex.request) {
+        throw new JsonRpcError(
+          ErrorCode.InvalidRequest,
+          "the backend needs input from the client, which requires accepting text/event-stream on this request",
+        );
+      }
+      if (round >= maxRounds) {
         throw new JsonRpcError(
           ErrorCode.InternalError,
           `the backend asked for input more than ${maxRounds} times`,

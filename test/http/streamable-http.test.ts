@@ -211,6 +211,20 @@ describe("sessions (2025-03-26 … 2025-11-25)", () => {
     expect((await json(res)).error).toMatchObject({ code: -32021 });
   });
 
+  it("fails fast when the backend needs input but the POST does not accept SSE", async () => {
+    const session = await openSession({ sampling: {} });
+    const res = await post(
+      {
+        jsonrpc: "2.0",
+        id: 9,
+        method: "tools/call",
+        params: { name: "test_sampling", arguments: { prompt: "hi" } },
+      },
+      { "mcp-session-id": session, accept: "application/json" },
+    );
+    expect((await json(res)).error).toMatchObject({ code: -32600 });
+  });
+
   it("sends server-to-client requests on the request's stream and continues with the answer", async () => {
     const session = await openSession({ sampling: {} });
     const res = await post(
