@@ -11,6 +11,8 @@ export const SSE_HEADERS = {
 export interface EventStreamOptions {
   /** Most events kept for replay; older ones are dropped (bounded memory). */
   readonly maxBuffered: number;
+  /** Most bytes of events kept for replay (default 4 MiB); older ones are dropped. */
+  readonly maxBufferedBytes?: number;
   /** Interval of `: keep-alive` comments while a connection is attached, in ms (0: none). */
   readonly keepAliveMs: number;
   /** Reconnection delay suggested to the client (the SSE `retry` field), in ms. */
@@ -33,6 +35,7 @@ interface Buffered {
 export class EventStream {
   private seq = 0;
   private readonly buffer: Buffered[] = [];
+  private bufferedBytes = 0;
   private res: ServerResponse | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** The stream will carry no more events. */
@@ -102,7 +105,14 @@ export class EventStream {
   private write(frame: string, keep: boolean): void {
     if (keep) {
       this.buffer.push({ seq: this.seq, frame });
-      if (this.buffer.length > this.options.maxBuffered) this.buffer.shift();
+      this.bufferedBytes += frame.length;
+      const maxBytes = this.options.maxBufferedBytes ?? 4 * 1024 * 1024;
+      while (
+        this.buffer.length > this.options.maxBuffered ||
+        (this.bufferedBytes > maxBytes && this.buffer.length > 1)
+      ) {
+        this.bufferedBytes -= this.buffer.shift()?.frame.length ?? 0;
+      }
     }
     this.res?.write(frame);
   }

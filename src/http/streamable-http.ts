@@ -104,6 +104,8 @@ interface Session {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
+/** Replayable streams kept per session; the oldest finished one goes first. */
+const MAX_STREAMS_PER_SESSION = 16;
 const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG_LEVEL = "io.modelcontextprotocol/logLevel";
@@ -508,7 +510,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     const stream = new EventStream(`${session.nextStream}`, streamOptions(session));
     session.streams.set(stream.id, stream);
     // Bounded: only the most recent streams stay replayable.
-    if (session.streams.size > 64) {
+    if (session.streams.size > MAX_STREAMS_PER_SESSION) {
       for (const [id, s] of session.streams) {
         if (s.done) {
           session.streams.delete(id);

@@ -1,0 +1,74 @@
+import type { ServerResponse } from "node:http";
+import { describe, expect, it } from "vitest";
+import { EventStream } from "../../src/http/sse.js";
+
+/** Just enough of a ServerResponse to collect what a stream writes. */
+function sink() {
+  const res = {
+    text: "",
+    writableEnded: false,
+    writeHead() {
+      return res;
+    },
+    write(chunk: string) {
+      res.text += chunk;
+      return true;
+    },
+    end() {
+      res.writableEnded = true;
+    },
+    on() {
+      return res;
+    },
+  };
+  return res;
+}
+
+const ids = (text: string) => [...text.matchAll(/^id: (\S+)$/gm)].map((m) => m[1]);
+
+describe("resumable event streams", () => {
+  const options = { maxBuffered: 1_000, keepAliveMs: 0, retryMs: 1_000, prime: true };
+
+  it("primes, numbers events, and replays only what follows Last-Event-ID", () => {
+    const stream = new EventStream("7", options);
+    const first = sink();
+    stream.attach(first as unknown as ServerResponse);
+    for (const n of [1, 2, 3]) stream.send({ n });
+    expect(ids(first.text)).toEqual(["7_1", "7_2", "7_3", "7_4"]);
+    expect(first.text).toContain("retry: 1000");
+    const again = sink();
+    stream.attach(again as unknown as ServerResponse, {}, EventStream.parseEventId("7_2")?.seq);
+    expect(ids(again.text)).toEqual(["7_3", "7_4"]);
+    expect(again.text).not.toContain("retry:");
+  });
+
+  it("keeps at most the configured events and bytes for replay", () => {
+    const byCount = new EventStream("a", { ...options, maxBuffered: 2 });
+    for (const n of [1, 2, 3, 4]) byCount.send({ n });
+    const r1 = sink();
+    byCount.attach(r1 as unknown as ServerResponse, {}, 0);
+    expect(ids(r1.text)).toEqual(["a_3", "a_4"]);
+
+    const byBytes = new EventStream("b", { ...options, maxBufferedBytes: 300 });
+    for (const n of [1, 2, 3]) byBytes.send({ pad: "x".repeat(200), n });
+    const r2 = sink();
+    byBytes.attach(r2 as unknown as ServerResponse, {}, 0);
+    expect(ids(r2.text)).toEqual(["b_3"]);
+  });
+
+  it("ends a reattached connection at once when the stream is done", () => {
+    const stream = new EventStream("c", options);
+    stream.send({ n: 1 });
+    stream.end();
+    const late = sink();
+    stream.attach(late as unknown as ServerResponse, {}, 0);
+    expect(ids(late.text)).toEqual(["c_1"]);
+    expect(late.writableEnded).toBe(true);
+  });
+
+  it("parses only its own id format", () => {
+    expect(EventStream.parseEventId("12_34")).toEqual({ stream: "12", seq: 34 });
+    expect(EventStream.parseEventId("nope")).toBeUndefined();
+    expect(EventStream.parseEventId("_3")).toBeUndefined();
+  });
+});
