@@ -12,6 +12,7 @@ import {
   service as serviceOption,
   resource_subscription as subscriptionOption,
   resource_template as templateOption,
+  tool as toolOption,
 } from "../../gen/es/mcpengine/v1/options_pb.js";
 import { FieldBehavior, fieldBehaviors, validateRules } from "../schema/rules.js";
 import { leadingComment } from "./comments.js";
@@ -24,7 +25,7 @@ import { compileUriTemplate, type UriTemplate } from "./uri-template.js";
 export interface Bound {
   readonly method: DescMethod;
   readonly backend: string;
-  /** OAuth scopes a caller needs: the service's default scopes. */
+  /** OAuth scopes a caller needs: the RPC's (tool option) scopes, else the service's default scopes. */
   readonly scopes: readonly string[];
 }
 
@@ -102,8 +103,11 @@ export function buildSurface(backends: readonly BackendServices[]): Surface {
   for (const { backend, services } of backends) {
     for (const service of services) {
       const svc = hasOption(service, serviceOption) ? getOption(service, serviceOption) : undefined;
-      const scopes = [...(svc?.defaultScopes ?? [])];
+      const serviceScopes = [...(svc?.defaultScopes ?? [])];
       for (const method of service.methods) {
+        // Scopes declared on the RPC (its tool option) also guard it as a resource or prompt.
+        const own = hasOption(method, toolOption) ? getOption(method, toolOption).scopes : [];
+        const scopes = own.length > 0 ? [...own] : serviceScopes;
         if (hasOption(method, resourceOption)) {
           const def = resourceFor(backend, method, scopes);
           claim(resources, def.uri, def, "resource URI");

@@ -220,6 +220,23 @@ describe("the gateway as a resource server", () => {
     expect(res.headers.get("www-authenticate")).toMatch(/error="insufficient_scope", scope="smack.write"/);
   });
 
+  it("guards an RPC's resource form with the scopes of its tool option", async () => {
+    const token = await idp.token(AUDIENCE, "inventory.read");
+    const send = (method: string, params: Record<string, unknown>) => {
+      const call = statelessRequest(3, method, params);
+      return fetch(url, {
+        method: "POST",
+        headers: { ...call.headers, authorization: `Bearer ${token}` },
+        body: call.body,
+      });
+    };
+    const templates = await (await send("resources/templates/list", {})).json();
+    expect((templates as { result: { resourceTemplates: unknown[] } }).result.resourceTemplates).toEqual([]);
+    const read = await send("resources/read", { uri: "smack://channels/general/messages" });
+    expect(read.status).toBe(403);
+    expect(read.headers.get("www-authenticate")).toMatch(/error="insufficient_scope", scope="smack.read"/);
+  });
+
   it("sends an exchanged, backend-audience token in exchange mode — never the client's", async () => {
     const token = await idp.token(AUDIENCE, "inventory.read");
     const client = await connect(token);

@@ -86,6 +86,21 @@ describe.each(databases)("Smack behind the gateway on $name", ({ name, databaseU
     expect(JSON.parse(text(read))).toEqual(read.structuredContent);
   });
 
+  it.skipIf(skip)("serves a channel as a resource through the template on ReadChannel", async () => {
+    const { resourceTemplates } = await client.listResourceTemplates();
+    expect(resourceTemplates).toEqual([
+      expect.objectContaining({
+        uriTemplate: "smack://channels/{channel}/messages",
+        mimeType: "application/json",
+      }),
+    ]);
+    await client.callTool({ name: "write_to_channel", arguments: { channel: "res", text: "as a resource" } });
+    const { contents } = await client.readResource({ uri: "smack://channels/res/messages" });
+    expect(contents[0]?.mimeType).toBe("application/json");
+    const body = JSON.parse(String((contents[0] as { text?: string }).text));
+    expect(body.messages.map((m: { text: string }) => m.text)).toEqual(["as a resource"]);
+  });
+
   it.skipIf(skip)("returns a tool error naming the field for a bad argument", async () => {
     const res = await client.callTool({
       name: "read_channel",
