@@ -514,6 +514,8 @@ describe("session bounds", () => {
   it("closes the least recently used idle session to stay within max_sessions", async () => {
     const first = await init();
     const second = await init();
+    // Distinct millisecond timestamps: "least recently used" must not be a tie.
+    await new Promise((r) => setTimeout(r, 5));
     expect(await ping(first)).toBe(200);
     await new Promise((r) => setTimeout(r, 5));
     const third = await init();
@@ -525,7 +527,7 @@ describe("session bounds", () => {
   it("expires idle sessions", async () => {
     const session = await init();
     expect(await ping(session)).toBe(200);
-    await new Promise((r) => setTimeout(r, 1_600));
+    await new Promise((r) => setTimeout(r, 2_200));
     expect(await ping(session)).toBe(404);
   });
 });
