@@ -333,8 +333,8 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     } catch (err) {
       return errorToolResult(`Could not obtain credentials for the backend: ${(err as Error).message}`);
     }
-    return withInput(`tools/call\0${name}`, params, ex, (input) =>
-      callTool(tool, params.arguments, backend, input ? { ...base, input } : base),
+    return withInput(`tools/call\0${name}`, params, ex, base, (ctx) =>
+      callTool(tool, params.arguments, backend, ctx),
     );
   }
 
@@ -359,18 +359,31 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     demand(def.scopes, ex);
     const found = def;
     const base = await callContext(found.backend, undefined, params, ex);
-    return withInput(`resources/read\0${uri}`, params, ex, async (input) => {
-      let out: Outcome<JsonObject>;
-      try {
-        out = await invokeUnary(found.method, request, backendOf(found), input ? { ...base, input } : base);
-      } catch (err) {
-        const e = ConnectError.from(err);
-        if (e.code === Code.NotFound) throw notFound(uri, ex);
-        throw new JsonRpcError(ErrorCode.InternalError, describeRpcError(e));
-      }
+    return withInput(`resources/read\0${uri}`, params, ex, base, async (ctx) => {
+      const out = await invoke(found, request, ctx, () => notFound(uri, ex));
       if (!("done" in out)) return out;
       return { done: { contents: readContents(found, uri, out.done) } };
     });
+  }
+
+  /**
+   * Calls the unary RPC behind a resource, prompt or completion. Unlike tool
+   * failures, backend failures here are JSON-RPC errors; NOT_FOUND may map to a
+   * protocol-specific error.
+   */
+  async function invoke(
+    def: Bound,
+    request: JsonObject,
+    ctx: CallContext,
+    onNotFound?: () => JsonRpcError,
+  ): Promise<Outcome<JsonObject>> {
+    try {
+      return await invokeUnary(def.method, request, backendOf(def), ctx);
+    } catch (err) {
+      const e = ConnectError.from(err);
+      if (onNotFound && e.code === Code.NotFound) throw onNotFound();
+      throw new JsonRpcError(ErrorCode.InternalError, describeRpcError(e));
+    }
   }
 
   function readContents(def: Bound, uri: string, reply: JsonObject): unknown[] {
@@ -506,13 +519,8 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     demand(prompt.scopes, ex);
     const request = promptRequest(prompt, params.arguments);
     const base = await callContext(prompt.backend, undefined, params, ex);
-    return withInput(`prompts/get\0${name}`, params, ex, async (input) => {
-      let out: Outcome<JsonObject>;
-      try {
-        out = await invokeUnary(prompt.method, request, backendOf(prompt), input ? { ...base, input } : base);
-      } catch (err) {
-        throw new JsonRpcError(ErrorCode.InternalError, describeRpcError(ConnectError.from(err)));
-      }
+    return withInput(`prompts/get\0${name}`, params, ex, base, async (ctx) => {
+      const out = await invoke(prompt, request, ctx);
       if (!("done" in out)) return out;
       const reply = out.done;
       if (prompt.method.output.typeName === WellKnown.PromptResult) return { done: promptResult(reply) };
@@ -542,13 +550,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
         Object.entries(context).filter(([, v]) => typeof v === "string"),
       ) as JsonObject,
     };
-    const base = await callContext(handler.backend, undefined, params, ex);
-    let out: Outcome<JsonObject>;
-    try {
-      out = await invokeUnary(handler.method, request, backendOf(handler), base);
-    } catch (err) {
-      throw new JsonRpcError(ErrorCode.InternalError, describeRpcError(ConnectError.from(err)));
-    }
+    const out = await invoke(handler, request, await callContext(handler.backend, undefined, params, ex));
     if (!("done" in out))
       throw new JsonRpcError(ErrorCode.InternalError, "completion handlers cannot ask for input");
     const values = (Array.isArray(out.done.values) ? out.done.values : []).slice(0, 100);
@@ -567,11 +569,12 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     binding: string,
     params: JsonObject,
     ex: Exchange,
-    run: (input: CallContext["input"]) => Promise<Outcome<T>>,
+    base: CallContext,
+    run: (ctx: CallContext) => Promise<Outcome<T>>,
   ): Promise<T | { [k: string]: unknown }> {
+    const answered = (input: CallContext["input"]) => (input ? { ...base, input } : base);
     if (ex.stateless) {
-      const input = incomingInput(params, binding);
-      const out = await run(input);
+      const out = await run(answered(incomingInput(params, binding)));
       if ("done" in out) return out.done;
       const requests = admissible(out.input, ex);
       const result: { [k: string]: unknown } = { resultType: "input_required", inputRequests: requests };
@@ -580,7 +583,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     }
     let input: CallContext["input"];
     for (let round = 0; ; round++) {
-      const out = await run(input);
+      const out = await run(answered(input));
       if ("done" in out) return out.done;
       if (!ex.request) {
         throw new JsonRpcError(
