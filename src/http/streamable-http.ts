@@ -472,7 +472,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
           failure(msg.id, ErrorCode.InvalidRequest, `Invalid request: ${msg.reason}`),
         );
       case "response":
-        settle(session, parsedResponse(msg));
+        settle(session, msg);
         res.writeHead(202).end();
         return;
       case "notification":
@@ -794,7 +794,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       return sendJson(res, 400, failure(msg.id, ErrorCode.InvalidRequest, `Invalid request: ${msg.reason}`));
     }
     res.writeHead(202).end();
-    if (msg.kind === "response") return settle(session, parsedResponse(msg));
+    if (msg.kind === "response") return settle(session, msg);
     if (msg.kind === "notification") return notification(session, msg.message);
     const request = msg.message;
     if (request.method === "initialize") {
@@ -920,10 +920,6 @@ function acceptsSse(req: IncomingMessage): boolean {
 
 function idOf(msg: ReturnType<typeof classify>): RequestId | null {
   return msg.kind === "request" ? msg.message.id : msg.kind === "invalid" ? msg.id : null;
-}
-
-function parsedResponse(msg: { id: RequestId; result?: JsonValue; error?: JsonValue }) {
-  return msg;
 }
 
 function sendJson(res: ServerResponse, status: number, payload: JsonRpcResponse, close = false): void {

@@ -10,6 +10,7 @@ import {
   type DescMessage,
   type DescMethodStreaming,
   type DescMethodUnary,
+  type DescService,
   fromBinary,
   isMessage,
   type MessageInitShape,
@@ -236,7 +237,7 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
             if (count !== 1 || !reply) {
               return reject(new ConnectError(`expected one reply message, got ${count}`, Code.Unimplemented));
             }
-            resolve(unaryResponse(method, reply));
+            resolve(response(method, { stream: false as const, method, message: reply }));
           },
         );
       });
@@ -301,7 +302,7 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
           if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
         }
       }
-      return streamResponse(method, messages());
+      return response(method, { stream: true as const, method, message: messages() });
     },
   };
 }
@@ -347,34 +348,14 @@ function httpStatusCode(status: number): Code {
   }
 }
 
-/** Header and trailer are built only if someone reads them. */
-function unaryResponse<I extends DescMessage, O extends DescMessage>(
-  method: DescMethodUnary<I, O>,
-  message: MessageShape<O>,
-): UnaryResponse<I, O> {
+/** A response whose header and trailer are built only if someone reads them (the gateway does not). */
+function response<R extends object>(
+  method: { readonly parent: DescService },
+  fields: R,
+): R & { service: DescService; header: Headers; trailer: Headers } {
   return {
-    stream: false,
+    ...fields,
     service: method.parent,
-    method,
-    message,
-    get header() {
-      return new Headers();
-    },
-    get trailer() {
-      return new Headers();
-    },
-  };
-}
-
-function streamResponse<I extends DescMessage, O extends DescMessage>(
-  method: DescMethodStreaming<I, O>,
-  message: AsyncIterable<MessageShape<O>>,
-): StreamResponse<I, O> {
-  return {
-    stream: true,
-    service: method.parent,
-    method,
-    message,
     get header() {
       return new Headers();
     },
