@@ -12,9 +12,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { parseConfig } from "../../src/config/index.js";
-import { createGateway } from "../../src/gateway.js";
-import { startEverything } from "./server.js";
+import { startConformanceServer } from "./server.js";
 
 const REVISIONS = ["2025-11-25", "2026-07-28"];
 const require = createRequire(import.meta.url);
@@ -29,18 +27,8 @@ const suite = join(
   "index.js",
 );
 
-const backend = await startEverything();
-const config = parseConfig(
-  JSON.stringify({
-    listen: "127.0.0.1:0",
-    serverName: "mcpengine-conformance",
-    backends: [{ name: "everything", target: `http://127.0.0.1:${backend.port}`, descriptors: "reflection" }],
-  }),
-  { source: "conformance" },
-);
-const gateway = await createGateway(config);
-const listener = await gateway.listen();
-const url = `${listener.url}${config.path}`;
+const server = await startConformanceServer(0);
+const url = server.url;
 
 let failed = false;
 try {
@@ -54,8 +42,7 @@ try {
     }
   }
 } finally {
-  await listener.close();
-  await backend.close();
+  await server.close();
 }
 process.exit(failed ? 1 : 0);
 

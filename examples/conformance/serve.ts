@@ -4,28 +4,12 @@
  * The gateway finds the service through gRPC server reflection, as it would
  * any other backend. Stays in the foreground until interrupted.
  */
-import { parseConfig } from "../../src/config/index.js";
-import { createGateway } from "../../src/gateway.js";
-import { startEverything } from "./server.js";
+import { startConformanceServer } from "./server.js";
 
-const port = Number(process.env.PORT ?? 3100);
-const backend = await startEverything();
-const config = parseConfig(
-  JSON.stringify({
-    listen: `127.0.0.1:${port}`,
-    serverName: "mcpengine-conformance",
-    backends: [{ name: "everything", target: `http://127.0.0.1:${backend.port}`, descriptors: "reflection" }],
-  }),
-  { source: "conformance" },
-);
-const gateway = await createGateway(config);
-const listener = await gateway.listen();
-process.stderr.write(
-  `conformance fixture on 127.0.0.1:${backend.port}; MCP endpoint ${listener.url}${config.path}\n`,
-);
+const server = await startConformanceServer(Number(process.env.PORT ?? 3100));
+process.stderr.write(`conformance fixture on 127.0.0.1:${server.backendPort}; MCP endpoint ${server.url}\n`);
 const stop = async () => {
-  await listener.close();
-  await backend.close();
+  await server.close();
   process.exit(0);
 };
 process.once("SIGINT", stop);

@@ -1,6 +1,6 @@
-import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { Status } from "../../gen/grpc-js/google/rpc/status.js";
+import { type Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { type InputRequest, InputRequired, InputResponses } from "../../gen/grpc-js/mcpengine/v1/mcp.js";
+import { statusError } from "./rich-status.js";
 
 /** Metadata entry in which the gateway passes the answers to an input request. */
 const INPUT_METADATA = "mcpengine-input-bin";
@@ -19,19 +19,9 @@ export function inputOf(metadata: Metadata): InputResponses {
  * model or roots) and calls again with the answers.
  */
 export function inputRequired(requests: { [key: string]: InputRequest }, state?: string): ServiceError {
-  const detail = InputRequired.encode({
-    requests,
-    requestState: Buffer.from(state ?? "", "utf8"),
-  }).finish();
+  const detail = InputRequired.encode({ requests, requestState: Buffer.from(state ?? "", "utf8") }).finish();
   const message = `input required: ${Object.keys(requests).join(", ")}`;
-  const body = Status.encode({
-    code: status.FAILED_PRECONDITION,
-    message,
-    details: [{ typeUrl: "type.googleapis.com/mcpengine.v1.InputRequired", value: Buffer.from(detail) }],
-  }).finish();
-  const metadata = new Metadata();
-  metadata.set("grpc-status-details-bin", Buffer.from(body));
-  return Object.assign(new Error(message), { code: status.FAILED_PRECONDITION, details: message, metadata });
+  return statusError(status.FAILED_PRECONDITION, message, "mcpengine.v1.InputRequired", detail);
 }
 
 /** An elicitation/create request for a form with the given string/boolean properties. */

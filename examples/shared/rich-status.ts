@@ -9,20 +9,29 @@ export interface FieldViolation {
 }
 
 /**
- * An INVALID_ARGUMENT error carrying a `google.rpc.Status` with a
- * `google.rpc.BadRequest` detail in the `grpc-status-details-bin` trailer
- * (the gRPC "richer error model").
+ * An error whose `google.rpc.Status` carries one detail message in the
+ * `grpc-status-details-bin` trailer (the gRPC "richer error model").
  */
-export function invalidArgument(message: string, violations: FieldViolation[]): ServiceError {
-  const detail = BadRequest.encode({ fieldViolations: violations }).finish();
+export function statusError(
+  code: status,
+  message: string,
+  typeName: string,
+  detail: Uint8Array,
+): ServiceError {
   const body = Status.encode({
-    code: status.INVALID_ARGUMENT,
+    code,
     message,
-    details: [{ typeUrl: "type.googleapis.com/google.rpc.BadRequest", value: Buffer.from(detail) }],
+    details: [{ typeUrl: `type.googleapis.com/${typeName}`, value: Buffer.from(detail) }],
   }).finish();
   const metadata = new Metadata();
   metadata.set("grpc-status-details-bin", Buffer.from(body));
-  return Object.assign(new Error(message), { code: status.INVALID_ARGUMENT, details: message, metadata });
+  return Object.assign(new Error(message), { code, details: message, metadata });
+}
+
+/** An INVALID_ARGUMENT error with a `google.rpc.BadRequest` detail. */
+export function invalidArgument(message: string, violations: FieldViolation[]): ServiceError {
+  const detail = BadRequest.encode({ fieldViolations: violations }).finish();
+  return statusError(status.INVALID_ARGUMENT, message, "google.rpc.BadRequest", detail);
 }
 
 /** A plain gRPC error with a status code. */
