@@ -65,32 +65,42 @@ export async function sequentialLatency(opts: {
   const samples: number[] = [];
   for (let i = 0; i < opts.count; i++) {
     const start = process.hrtime.bigint();
-    await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(
-        {
-          agent,
-          host: u.hostname,
-          port: u.port,
-          path: u.pathname,
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            ...opts.headers,
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on("end", resolve);
-        },
-      );
-      req.on("error", reject);
-      req.end(opts.body);
-    });
+    await postOnce(agent, u, opts.body, opts.headers ?? {});
     samples.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   agent.destroy();
   return median(samples);
+}
+
+/** One POST on a keep-alive agent, resolved when the reply has been read. */
+export function postOnce(
+  agent: Agent,
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...headers,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", resolve);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 /** The median of a list of numbers. */

@@ -1,7 +1,7 @@
 // `npm run bench`: the gateway against baselines measured in the same run, interleaved rounds, medians.
 // Servers under test run pinned to CPU 0; the backend and this load generator to CPU 1.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { Agent, createServer, request as httpRequest } from "node:http";
+import { Agent, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { credentials } from "@grpc/grpc-js";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -10,6 +10,7 @@ import {
   firstEventLatency,
   median,
   openIdleSse,
+  postOnce,
   sequentialLatency,
   streamRelay,
   throughput,
@@ -447,32 +448,6 @@ async function main(): Promise<void> {
   await Promise.all([...targets.map((t) => t.child.stop()), M.stop(), backend.stop()]);
   jwks.close();
   process.exitCode = checks.every((c) => c.pass) ? 0 : 1;
-}
-
-/** One POST on a keep-alive agent, resolved when the reply has been read. */
-function postOnce(agent: Agent, url: URL, body: string, headers: Record<string, string>): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const req = httpRequest(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...headers,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", resolve);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
 }
 
 /** Opens a 2025-11-25 session on a gateway and returns its id. */
