@@ -48,7 +48,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       const loaded = await loadDescriptors(
         b.descriptors.kind === "file"
           ? b.descriptors
-          : { kind: "reflection", transport: reflectionTransport(b) },
+          : // Reflection is a gRPC service: always asked over gRPC, whatever the backend's call protocol.
+            { kind: "reflection", transport: createReflectionTransport(b.target) },
       );
       const wanted = new Set(b.services);
       const services = loaded.services.filter((s) => wanted.size === 0 || wanted.has(s.typeName));
@@ -119,9 +120,4 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       };
     },
   };
-
-  /** Reflection is a gRPC service: always ask over gRPC, whatever the backend's call protocol. */
-  function reflectionTransport(b: GatewayConfig["backends"][number]) {
-    return createReflectionTransport(b.target);
-  }
 }

@@ -9,16 +9,14 @@ import {
   completion as completionOption,
   prompt as promptOption,
   resource as resourceOption,
-  service as serviceOption,
   resource_subscription as subscriptionOption,
   resource_template as templateOption,
-  tool as toolOption,
 } from "../../gen/es/mcpengine/v1/options_pb.js";
 import { FieldBehavior, fieldBehaviors, validateRules } from "../schema/rules.js";
 import { leadingComment } from "./comments.js";
 import { snakeCase } from "./naming.js";
 import type { BackendServices } from "./tools.js";
-import { CatalogError } from "./tools.js";
+import { CatalogError, scopesOf } from "./tools.js";
 import { compileUriTemplate, type UriTemplate } from "./uri-template.js";
 
 /** An RPC bound to the backend that serves it. */
@@ -102,12 +100,8 @@ export function buildSurface(backends: readonly BackendServices[]): Surface {
 
   for (const { backend, services } of backends) {
     for (const service of services) {
-      const svc = hasOption(service, serviceOption) ? getOption(service, serviceOption) : undefined;
-      const serviceScopes = [...(svc?.defaultScopes ?? [])];
       for (const method of service.methods) {
-        // Scopes declared on the RPC (its tool option) also guard it as a resource or prompt.
-        const own = hasOption(method, toolOption) ? getOption(method, toolOption).scopes : [];
-        const scopes = own.length > 0 ? [...own] : serviceScopes;
+        const scopes = scopesOf(service, method);
         if (hasOption(method, resourceOption)) {
           const def = resourceFor(backend, method, scopes);
           claim(resources, def.uri, def, "resource URI");

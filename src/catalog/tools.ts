@@ -91,6 +91,16 @@ export function buildTools(backends: readonly BackendServices[]): ToolDef[] {
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/**
+ * OAuth scopes that guard an RPC in every form (tool, resource, prompt): its
+ * `(mcpengine.v1.tool).scopes`, else the service's `default_scopes`.
+ */
+export function scopesOf(service: DescService, method: DescMethod): string[] {
+  const own = hasOption(method, toolOption) ? getOption(method, toolOption).scopes : [];
+  if (own.length > 0) return [...own];
+  return hasOption(service, serviceOption) ? [...getOption(service, serviceOption).defaultScopes] : [];
+}
+
 function describe(def: ToolDef): string {
   return `${def.method.parent.typeName}.${def.method.name} (backend "${def.backend}")`;
 }
@@ -124,7 +134,7 @@ function toolFor(backend: string, service: DescService, method: DescMethod): Too
   if (own?.destructiveHint !== undefined) annotations.destructiveHint = own.destructiveHint;
   if (own?.openWorldHint !== undefined) annotations.openWorldHint = own.openWorldHint;
 
-  const scopes = own && own.scopes.length > 0 ? own.scopes : (svc?.defaultScopes ?? []);
+  const scopes = scopesOf(service, method);
   const inputSchema = messageToJsonSchema(method.input, { mode: "input" });
   const headerParams = headerParamsOf(method, inputSchema);
   return {
@@ -132,7 +142,7 @@ function toolFor(backend: string, service: DescService, method: DescMethod): Too
     title,
     description: own?.description || leadingComment(method),
     annotations,
-    scopes: [...scopes],
+    scopes,
     inputSchema,
     outputSchema: outputSchemaOf(method),
     method,
