@@ -1,5 +1,6 @@
-// `node --import tsx bench/quick.ts`: CPU per small call of the gateway (2026-07-28) and of B2, in
-// alternating slices — a fast check while working on the hot path (the full suite is `npm run bench`).
+// `npm run build && node --import tsx bench/quick.ts`: CPU per small call of the gateway (2026-07-28)
+// and of B2, in alternating slices — a fast check while working on the hot path (the full suite is
+// `npm run bench`).
 import { throughput } from "./load.js";
 import { startChild } from "./proc.js";
 

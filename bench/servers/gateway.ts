@@ -1,7 +1,11 @@
-// The gateway under test, in front of the bench backend; AUTH_JWKS turns auth on.
+// The gateway under test, in front of the bench backend; AUTH_JWKS turns auth on. It runs the
+// compiled build, as production does (`npm run build`; `npm run bench` builds first).
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseConfig } from "../../src/config/index.js";
-import { createGateway } from "../../src/gateway.js";
+
+const built = new URL("../../dist/src/index.js", import.meta.url);
+if (!existsSync(built)) throw new Error("no build in dist/: run `npm run build` first");
+const { createGateway, parseConfig } = (await import(built.href)) as typeof import("../../src/index.js");
 
 const image = fileURLToPath(new URL("../../gen/image.binpb", import.meta.url));
 const auth = process.env.AUTH_JWKS
