@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { AuthFailure, Identity, ResourceServer } from "../auth/index.js";
 import type { LogLevel } from "../invoke/index.js";
@@ -350,12 +352,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     }
     const level = meta[META_LOG_LEVEL];
     const reply = new Reply(res, acceptsSse(req), {});
-    const abort = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) abort.abort(new Error("client disconnected"));
-    });
     const ex: Exchange = {
-      signal: abort.signal,
+      signal: connectionSignal(req.socket),
       ...(identity ? { identity } : {}),
       stateless: true,
       clientCapabilities: capabilities as JsonObject,
@@ -903,6 +901,27 @@ function capabilitiesOf(v: JsonValue | undefined): JsonObject {
 
 function owns(session: Session, identity: Identity | undefined): boolean {
   return session.subject === undefined || session.subject === identity?.subject;
+}
+
+const connectionSignals = new WeakMap<Socket, AbortSignal>();
+
+/**
+ * One abort signal per client connection, aborted when the connection closes.
+ * HTTP/1.1 ends a response early only by closing its connection, so this
+ * cancels exactly the calls still running on it, without an AbortController
+ * (costly in Node) per request. Pipelined requests share it, hence no
+ * listener limit.
+ */
+function connectionSignal(socket: Socket): AbortSignal {
+  let signal = connectionSignals.get(socket);
+  if (!signal) {
+    const abort = new AbortController();
+    socket.once("close", () => abort.abort(new Error("client disconnected")));
+    signal = abort.signal;
+    setMaxListeners(0, signal);
+    connectionSignals.set(socket, signal);
+  }
+  return signal;
 }
 
 function hasSession(req: IncomingMessage): boolean {
