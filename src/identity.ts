@@ -16,7 +16,8 @@ function metadataValue(v: unknown): string {
  * Builds the function that turns the caller's identity into request metadata
  * for each backend: the subject and selected claims always, plus the bearer
  * token as configured — `forward` (same audience), `exchange` (RFC 8693, a
- * token whose audience is the backend) or `none`.
+ * token whose audience is the backend) or `none`. Only an exchange answers
+ * with a promise; the rest is computed once per identity and returned as is.
  */
 export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof fetch = fetch) {
   const byName = new Map(config.backends.map((b) => [b.name, b]));
@@ -54,7 +55,10 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
   /** Subject and claims metadata per identity and backend, computed once per verified token. */
   const fixed = new WeakMap<Identity, Map<string, Metadata>>();
 
-  return async (backend: string, identity: Identity | undefined): Promise<Metadata | undefined> => {
+  return (
+    backend: string,
+    identity: Identity | undefined,
+  ): Metadata | undefined | Promise<Metadata | undefined> => {
     const b = byName.get(backend);
     if (!b || !identity) return undefined;
     let perBackend = fixed.get(identity);
@@ -74,7 +78,10 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
       perBackend.set(backend, headers);
     }
     if (b.identity.mode !== "exchange") return headers;
-    return { ...headers, authorization: `Bearer ${await exchangerFor(b).exchange(identity.token)}` };
+    const fixedHeaders = headers;
+    return exchangerFor(b)
+      .exchange(identity.token)
+      .then((token) => ({ ...fixedHeaders, authorization: `Bearer ${token}` }));
   };
 }
 

@@ -8,8 +8,12 @@ import type { AuthFailure, AuthResult, AuthSettings, Identity } from "./types.js
 
 /** The gateway as an OAuth 2.1 resource server (MCP authorization, RFC 6750, RFC 9068, RFC 9728). */
 export interface ResourceServer {
-  /** Validates the `Authorization` header; tokens are taken from nowhere else (RFC 6750 §2.1). */
-  authenticate(authorization: string | undefined): Promise<AuthResult>;
+  /**
+   * Validates the `Authorization` header; tokens are taken from nowhere else
+   * (RFC 6750 §2.1). Answers synchronously when it can (a malformed header, a
+   * token verified before), so the common case costs no promise.
+   */
+  authenticate(authorization: string | undefined): AuthResult | Promise<AuthResult>;
   /** The 403 refusal naming the scopes an operation needs (RFC 6750 §3.1, step-up). */
   insufficientScope(required: readonly string[]): AuthFailure;
   /** The RFC 9728 metadata document. */
@@ -121,8 +125,24 @@ export function createResourceServer(
     return { ok: true, identity };
   }
 
+  /** Verifies a token the cache does not hold, and caches its identity until it expires. */
+  async function verify(token: string, key: string): Promise<AuthResult> {
+    const looksJwt = token.split(".").length === 3;
+    const result =
+      looksJwt && (settings.jwksUri !== undefined || !settings.introspection)
+        ? await verifyJwt(token)
+        : await viaIntrospection(token);
+    if (result.ok) {
+      const exp = result.identity.expiresAt;
+      // Introspected tokens are rechecked at least every minute (revocation).
+      const until = looksJwt ? exp : Math.min(exp ?? Number.POSITIVE_INFINITY, now() + 60_000);
+      if (until !== undefined) cache.set(key, result.identity, until);
+    }
+    return result;
+  }
+
   return {
-    async authenticate(authorization) {
+    authenticate(authorization) {
       if (authorization === undefined || authorization === "") return challenges.missing();
       if (!/^Bearer /i.test(authorization)) return challenges.missing();
       const m = BEARER.exec(authorization);
@@ -134,18 +154,7 @@ export function createResourceServer(
         counters.cacheHits++;
         return { ok: true, identity: cached };
       }
-      const looksJwt = token.split(".").length === 3;
-      const result =
-        looksJwt && (settings.jwksUri !== undefined || !settings.introspection)
-          ? await verifyJwt(token)
-          : await viaIntrospection(token);
-      if (result.ok) {
-        const exp = result.identity.expiresAt;
-        // Introspected tokens are rechecked at least every minute (revocation).
-        const until = looksJwt ? exp : Math.min(exp ?? Number.POSITIVE_INFINITY, now() + 60_000);
-        if (until !== undefined) cache.set(key, result.identity, until);
-      }
-      return result;
+      return verify(token, key);
     },
     insufficientScope: (required) => challenges.insufficientScope(required),
     metadata: () =>

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Identity } from "./types.js";
 
 /**
@@ -15,7 +15,7 @@ export class TokenCache {
   ) {}
 
   static key(token: string): string {
-    return createHash("sha256").update(token).digest("base64url");
+    return hash("sha256", token, "base64url");
   }
 
   get(key: string): Identity | undefined {

@@ -3,7 +3,7 @@ import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import type { AuthFailure, Identity, ResourceServer } from "../auth/index.js";
+import type { AuthFailure, AuthResult, Identity, ResourceServer } from "../auth/index.js";
 import type { LogLevel } from "../invoke/index.js";
 import { LOG_LEVELS } from "../invoke/index.js";
 import {
@@ -137,7 +137,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
 
   /**
    * Origin check and authentication common to every endpoint; undefined when
-   * already answered. Synchronous without auth, so the hot path skips a microtask.
+   * already answered. Synchronous without auth and for a token verified before,
+   * so the hot path skips a microtask.
    */
   function admit(
     req: IncomingMessage,
@@ -149,15 +150,17 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       sendJson(res, 403, failure(null, ErrorCode.InvalidRequest, `Forbidden: ${refusal}`));
       return undefined;
     }
-    return options.auth ? authenticate(req, res, options.auth) : ANONYMOUS;
+    if (!options.auth) return ANONYMOUS;
+    const result = options.auth.authenticate(req.headers.authorization);
+    return result instanceof Promise ? result.then((r) => admitted(req, res, r)) : admitted(req, res, result);
   }
 
-  async function authenticate(
+  /** The caller's identity, or undefined once a failed authentication has been answered. */
+  function admitted(
     req: IncomingMessage,
     res: ServerResponse,
-    auth: ResourceServer,
-  ): Promise<{ identity?: Identity } | undefined> {
-    const result = await auth.authenticate(req.headers.authorization);
+    result: AuthResult,
+  ): { identity?: Identity } | undefined {
     if (!result.ok) {
       req.resume();
       refuse(res, result);

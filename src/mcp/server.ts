@@ -116,7 +116,10 @@ export interface McpServerOptions {
   readonly backendHeaders?: (
     backend: string,
     identity: Identity | undefined,
-  ) => Promise<{ readonly [key: string]: string } | undefined>;
+  ) =>
+    | { readonly [key: string]: string }
+    | undefined
+    | Promise<{ readonly [key: string]: string } | undefined>;
   /** Items per page of list results (default 100). */
   readonly pageSize?: number;
   /** Key for sealing input-required request state (random per process when absent). */
@@ -655,9 +658,10 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     params: JsonObject,
     ex: Exchange,
   ): Promise<CallContext> {
-    // Without a caller there is no identity metadata: skip the (async) lookup on the hot path.
-    const identity =
-      ex.identity && options.backendHeaders ? await options.backendHeaders(backend, ex.identity) : undefined;
+    // Without a caller there is no identity metadata; with one, it is usually at hand: await only a promise.
+    const pending =
+      ex.identity && options.backendHeaders ? options.backendHeaders(backend, ex.identity) : undefined;
+    const identity = pending instanceof Promise ? await pending : pending;
     const meta = params._meta as JsonObject | undefined;
     const token = meta?.progressToken;
     const progressToken = typeof token === "string" || typeof token === "number" ? token : undefined;
