@@ -1,6 +1,7 @@
 // `npm run bench`: the gateway against baselines measured in the same run, interleaved rounds, medians.
 // Servers under test run pinned to CPU 0; the backend and this load generator to CPU 1.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { credentials } from "@grpc/grpc-js";
@@ -28,6 +29,8 @@ const SOAK_REQUESTS = Number(process.env.BENCH_SOAK ?? 100_000);
 const IDLE_SESSIONS = 1_000;
 const STREAM_CALLS = 200;
 const STREAM_MESSAGES = 100;
+/** Alternating 1 s slices per interleaved ratio (each of the two targets gets this many). */
+const SLICE_PAIRS = Number(process.env.BENCH_SLICES ?? 16);
 
 /** A tools/call without protocol metadata (B0, B2, P and session-era requests). */
 const plainCall = (name: string, args: object, meta: object = {}) =>
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
   const interleaved = async (a: Target, b: Target): Promise<number> => {
     let ra = 0;
     let rb = 0;
-    for (let i = 0; i < 2 * ROUNDS + 2; i++) {
+    for (let i = 0; i < SLICE_PAIRS; i++) {
       for (const t of [a, b]) {
         const r = await throughput(sliceLoad(t));
         if (r.errors > 0) throw new Error(`${t.name}: ${r.errors} failed requests`);
@@ -444,10 +447,64 @@ async function main(): Promise<void> {
   writeFileSync(new URL("./results/latest.json", import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(new URL("./results/latest.md", import.meta.url), `${table}\n`);
   process.stdout.write(`\n${table}\n`);
+  track({
+    date: result.date,
+    commit: commitId(),
+    node: process.version,
+    gatewayCpuPerCallUs: result.gatewayCpuPerCallUs,
+    b2CpuPerCallUs: Math.round(m(B2, "cpuPerCall")),
+    sdkCpuPerCallUs: Math.round(m(P, "cpuPerCall")),
+    checks: Object.fromEntries(checks.map((c) => [c.target, Number(c.value.toFixed(3))])),
+  });
 
   await Promise.all([...targets.map((t) => t.child.stop()), M.stop(), backend.stop()]);
   jwks.close();
   process.exitCode = checks.every((c) => c.pass) ? 0 : 1;
+}
+
+/** One line per run in results/history.jsonl */
+interface RunRecord {
+  date: string;
+  commit: string;
+  node: string;
+  gatewayCpuPerCallUs: number;
+  b2CpuPerCallUs: number;
+  sdkCpuPerCallUs: number;
+  checks: Record<string, number>;
+}
+
+/**
+ * Appends this run to `results/history.jsonl` and prints the gateway's CPU per
+ * small call next to the previous run's, so that the figure is tracked from
+ * run to run (compare it with B2's, measured alongside, on a noisy machine).
+ */
+function track(run: RunRecord): void {
+  const file = new URL("./results/history.jsonl", import.meta.url);
+  const lines = existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean) : [];
+  const last = lines.length > 0 ? (JSON.parse(lines[lines.length - 1] ?? "{}") as RunRecord) : undefined;
+  appendFileSync(file, `${JSON.stringify(run)}\n`);
+  const now = `${run.gatewayCpuPerCallUs} µs (B2 ${run.b2CpuPerCallUs} µs)`;
+  const before = last
+    ? `; previous run ${last.gatewayCpuPerCallUs} µs (B2 ${last.b2CpuPerCallUs} µs) at ${last.commit}, ${last.date}`
+    : "";
+  process.stdout.write(`\nGateway CPU per small call: ${now}${before}\n`);
+}
+
+/** The checked-out commit, marked `+dirty` when the tree has changes; "unknown" outside git. */
+function commitId(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    const dirty = execFileSync(
+      "git",
+      ["status", "--porcelain", "--", "src", "bench", ":(exclude)bench/results", "package.json"],
+      {
+        encoding: "utf8",
+      },
+    ).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return "unknown";
+  }
 }
 
 /** Opens a 2025-11-25 session on a gateway and returns its id. */
