@@ -1,5 +1,3 @@
-import { TokenCache } from "./token-cache.js";
-
 /** What a token exchange needs (RFC 8693 §2.1). */
 export interface ExchangeOptions {
   readonly tokenEndpoint: string;
@@ -29,8 +27,7 @@ export function createTokenExchanger(
   const MAX = 10_000;
   return {
     async exchange(subjectToken) {
-      const key = TokenCache.key(subjectToken);
-      const hit = cache.get(key);
+      const hit = cache.get(subjectToken);
       if (hit && hit.until > now()) return hit.token;
       const body = new URLSearchParams({
         grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -57,7 +54,10 @@ export function createTokenExchanger(
       const expiresIn = typeof json.expires_in === "number" ? json.expires_in : 300;
       // Renew 30 s early so a cached token never expires in flight.
       if (cache.size >= MAX) cache.clear();
-      cache.set(key, { token: json.access_token, until: now() + Math.max(0, expiresIn - 30) * 1000 });
+      cache.set(subjectToken, {
+        token: json.access_token,
+        until: now() + Math.max(0, expiresIn - 30) * 1000,
+      });
       return json.access_token;
     },
   };

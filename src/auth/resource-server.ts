@@ -126,7 +126,7 @@ export function createResourceServer(
   }
 
   /** Verifies a token the cache does not hold, and caches its identity until it expires. */
-  async function verify(token: string, key: string): Promise<AuthResult> {
+  async function verify(token: string): Promise<AuthResult> {
     const looksJwt = token.split(".").length === 3;
     const result =
       looksJwt && (settings.jwksUri !== undefined || !settings.introspection)
@@ -136,7 +136,7 @@ export function createResourceServer(
       const exp = result.identity.expiresAt;
       // Introspected tokens are rechecked at least every minute (revocation).
       const until = looksJwt ? exp : Math.min(exp ?? Number.POSITIVE_INFINITY, now() + 60_000);
-      if (until !== undefined) cache.set(key, result.identity, until);
+      if (until !== undefined) cache.set(token, result.identity, until);
     }
     return result;
   }
@@ -148,13 +148,12 @@ export function createResourceServer(
       const m = BEARER.exec(authorization);
       if (!m?.[1]) return challenges.invalidRequest("malformed Authorization header");
       const token = m[1];
-      const key = TokenCache.key(token);
-      const cached = cache.get(key);
+      const cached = cache.get(token);
       if (cached) {
         counters.cacheHits++;
         return { ok: true, identity: cached };
       }
-      return verify(token, key);
+      return verify(token);
     },
     insufficientScope: (required) => challenges.insufficientScope(required),
     metadata: () =>

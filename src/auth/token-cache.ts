@@ -1,10 +1,11 @@
-import { hash } from "node:crypto";
 import type { Identity } from "./types.js";
 
 /**
- * A bounded cache of verified tokens keyed by the SHA-256 of the token (the
- * token itself is never a key), each entry dropped at the token's expiry.
- * Map insertion order gives least-recently-used eviction.
+ * A bounded cache of verified tokens, each entry dropped at the token's expiry.
+ * Keyed by the token itself: the identity it maps to holds the token anyway (to
+ * forward it), so a digest as key would protect nothing and cost a SHA-256 per
+ * request. Only verified tokens are ever added. Map insertion order gives
+ * least-recently-used eviction.
  */
 export class TokenCache {
   private readonly entries = new Map<string, { identity: Identity; until: number }>();
@@ -14,26 +15,22 @@ export class TokenCache {
     private readonly now: () => number,
   ) {}
 
-  static key(token: string): string {
-    return hash("sha256", token, "base64url");
-  }
-
-  get(key: string): Identity | undefined {
-    const e = this.entries.get(key);
+  get(token: string): Identity | undefined {
+    const e = this.entries.get(token);
     if (!e) return undefined;
     if (e.until <= this.now()) {
-      this.entries.delete(key);
+      this.entries.delete(token);
       return undefined;
     }
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    this.entries.delete(token);
+    this.entries.set(token, e);
     return e.identity;
   }
 
-  set(key: string, identity: Identity, until: number): void {
+  set(token: string, identity: Identity, until: number): void {
     if (this.capacity <= 0 || until <= this.now()) return;
-    this.entries.delete(key);
-    this.entries.set(key, { identity, until });
+    this.entries.delete(token);
+    this.entries.set(token, { identity, until });
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
