@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDemo } from "../support/demo.js";
 import { statelessRequest } from "../support/stateless.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -53,25 +54,10 @@ describe("the compiled build", () => {
   });
 
   it("serves the demo: compiled gateway, Smack and descriptors", async () => {
-    const child = spawn(process.execPath, [bin, "demo", "--port", "0"], {
-      env: { ...process.env, DATABASE_URL: "" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const demo = await startDemo(bin);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let err = "";
-        const timer = setTimeout(() => reject(new Error(`demo did not start: ${err}`)), 30_000);
-        child.stderr.on("data", (chunk: Buffer) => {
-          err += chunk.toString();
-          const m = /MCP gateway on (\S+)/.exec(err);
-          if (m?.[1]) {
-            clearTimeout(timer);
-            resolve(m[1]);
-          }
-        });
-      });
       const call = async (id: number, name: string, args: object) => {
-        const res = await fetch(url, {
+        const res = await fetch(demo.url, {
           method: "POST",
           ...statelessRequest(id, "tools/call", { name, arguments: args }),
         });
@@ -81,9 +67,8 @@ describe("the compiled build", () => {
       const read = await call(2, "read_channel", { channel: "build" });
       expect(read.structuredContent.messages).toMatchObject([{ channel: "build", text: "from dist" }]);
     } finally {
-      child.kill("SIGINT");
+      expect(await demo.stop()).toBe(0);
     }
-    expect(await new Promise<number | null>((resolve) => child.on("exit", resolve))).toBe(0);
   }, 60_000);
 
   it("gives way to the sources once one of them is newer", () => {

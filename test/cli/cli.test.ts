@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { startDemo } from "../support/demo.js";
 import { IMAGE_PATH } from "../support/image.js";
 import { statelessRequest } from "../support/stateless.js";
 
@@ -58,30 +59,13 @@ describe("mcpengine tools", () => {
 
 describe("mcpengine demo", () => {
   it("serves Smack's tools over MCP on embedded defaults and stops on SIGINT", async () => {
-    const child = spawn(process.execPath, [BIN, "demo", "--port", "0"], {
-      env: { ...process.env, DATABASE_URL: "" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const demo = await startDemo(BIN);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let err = "";
-        const timer = setTimeout(() => reject(new Error(`demo did not start: ${err}`)), 30_000);
-        child.stderr.on("data", (chunk: Buffer) => {
-          err += chunk.toString();
-          const m = /MCP gateway on (\S+)/.exec(err);
-          if (m?.[1]) {
-            clearTimeout(timer);
-            resolve(m[1]);
-          }
-        });
-      });
-      const res = await fetch(url, { method: "POST", ...statelessRequest(1, "tools/list") });
+      const res = await fetch(demo.url, { method: "POST", ...statelessRequest(1, "tools/list") });
       const body = (await res.json()) as { result: { tools: { name: string }[] } };
       expect(body.result.tools.map((t) => t.name)).toContain("write_to_channel");
     } finally {
-      child.kill("SIGINT");
+      expect(await demo.stop()).toBe(0);
     }
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-    expect(code).toBe(0);
   });
 });
