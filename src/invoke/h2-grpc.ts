@@ -140,7 +140,11 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
     onMessage: (bytes: Uint8Array) => void,
     onEnd: (err: ConnectError | undefined) => void,
   ): void {
-    let pending: Buffer | undefined;
+    // Chunks of an incomplete message, joined once `need` bytes are in: a large message arrives in
+    // many 16 KiB DATA frames, and joining at each one would copy it over and over.
+    let pending: Buffer[] = [];
+    let size = 0;
+    let need = 5;
     let responseHeaders: IncomingHttpHeaders | undefined;
     let trailers: IncomingHttpHeaders | undefined;
     let failure: ConnectError | undefined;
@@ -178,7 +182,11 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
       }
     });
     stream.on("data", (chunk: Buffer) => {
-      let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+      pending.push(chunk);
+      size += chunk.length;
+      if (size < need) return;
+      let buf = pending.length === 1 ? chunk : Buffer.concat(pending, size);
+      need = 5;
       while (buf.length >= 5) {
         const length = buf.readUInt32BE(1);
         if (buf[0] !== 0)
@@ -188,11 +196,15 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
             new ConnectError(`reply message of ${length} bytes is too large`, Code.ResourceExhausted),
           );
         }
-        if (buf.length < 5 + length) break;
+        if (buf.length < 5 + length) {
+          need = 5 + length;
+          break;
+        }
         onMessage(buf.subarray(5, 5 + length));
         buf = buf.subarray(5 + length);
       }
-      pending = buf.length > 0 ? buf : undefined;
+      pending = buf.length > 0 ? [buf] : [];
+      size = buf.length;
     });
     stream.on("trailers", (t) => {
       trailers = t;
@@ -206,7 +218,7 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
       if (!status)
         return finish(new ConnectError("the backend closed the call without a status", Code.Unavailable));
       if (status["grpc-status"] === "0") {
-        if (pending) return finish(new ConnectError("truncated reply message", Code.Internal));
+        if (size > 0) return finish(new ConnectError("truncated reply message", Code.Internal));
         return finish(undefined);
       }
       finish(findTrailerError(toHeaders(status)) ?? new ConnectError("unknown backend error", Code.Unknown));

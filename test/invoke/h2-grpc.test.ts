@@ -1,4 +1,6 @@
-import { create } from "@bufbuild/protobuf";
+import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Stream } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BadRequestSchema } from "../../gen/es/google/rpc/error_details_pb.js";
@@ -106,3 +108,87 @@ describe("the HTTP/2 gRPC client", () => {
     expect(err.code).toBe(Code.Unavailable);
   });
 });
+
+/**
+ * Framing against a raw HTTP/2 server that writes the gRPC body in chosen
+ * pieces: a message across many DATA frames, several in one, a length prefix
+ * split in two, and a body that stops mid-message.
+ */
+describe("the HTTP/2 gRPC client's message framing", () => {
+  let raw: Http2Server;
+  let base: string;
+  /** How the next reply's body is cut into writes. */
+  let pieces: (body: Buffer) => Buffer[];
+
+  const frame = (message: Uint8Array) => {
+    const out = Buffer.alloc(5 + message.length);
+    out.writeUInt32BE(message.length, 1);
+    out.set(message, 5);
+    return out;
+  };
+  const item = (sku: string, name = "") =>
+    frame(toBinary(TailItemResponseSchema, create(TailItemResponseSchema, { item: { sku, name } })));
+
+  beforeAll(async () => {
+    raw = createHttp2Server();
+    raw.on("stream", (stream: ServerHttp2Stream) => {
+      stream.resume();
+      stream.on("end", async () => {
+        stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        const body = Buffer.concat([item("a", "x".repeat(300_000)), item("b"), item("c")]);
+        for (const piece of pieces(body)) {
+          stream.write(piece);
+          await new Promise((r) => setImmediate(r));
+        }
+        stream.end();
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+  });
+  afterAll(() => raw?.close());
+
+  const read = async () => {
+    const t = createH2GrpcTransport({ baseUrl: base });
+    const res = await t.stream(tail, undefined, 5_000, undefined, single({ sku: "S", count: 3 }));
+    const got: { sku: string; length: number }[] = [];
+    for await (const m of res.message) got.push({ sku: m.item?.sku ?? "", length: m.item?.name.length ?? 0 });
+    return got;
+  };
+  const expected = [
+    { sku: "a", length: 300_000 },
+    { sku: "b", length: 0 },
+    { sku: "c", length: 0 },
+  ];
+
+  it("reads messages written in one piece", async () => {
+    pieces = (body) => [body];
+    expect(await read()).toEqual(expected);
+  });
+
+  it("reads a large message across many small pieces", async () => {
+    pieces = (body) =>
+      Array.from({ length: Math.ceil(body.length / 1000) }, (_, i) =>
+        body.subarray(i * 1000, (i + 1) * 1000),
+      );
+    expect(await read()).toEqual(expected);
+  });
+
+  it("reads a length prefix split across pieces", async () => {
+    pieces = (body) => [body.subarray(0, 3), body.subarray(3, 300_007), body.subarray(300_007)];
+    expect(await read()).toEqual(expected);
+  });
+
+  it("fails a body that ends inside a message", async () => {
+    pieces = (body) => [body.subarray(0, 200_000)];
+    const err = (await read().catch((e: unknown) => e)) as ConnectError;
+    expect(err).toBeInstanceOf(ConnectError);
+    expect(err.code).toBe(Code.Internal);
+    expect(err.message).toContain("truncated");
+  });
+});
+
+async function* single<T>(value: T): AsyncIterable<T> {
+  yield value;
+}
