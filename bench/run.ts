@@ -62,6 +62,8 @@ interface Target {
   body: string;
   headers?: Record<string, string>;
   nextAuthorization?: () => string;
+  /** The reply must be an SSE stream. */
+  sse?: boolean;
   rps: number[];
   cpuPerCall: number[];
   p50: number[];
@@ -123,6 +125,18 @@ async function main(): Promise<void> {
       headers: { "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" },
     },
   );
+  // The same small call answered as an SSE stream: a server-streaming RPC returning one message,
+  // relayed as a progress event before the result (the gateway answers plain unary calls with JSON).
+  await add(
+    "GE gateway, 2026-07-28, SSE reply (one 1 KiB stream message)",
+    G.child,
+    {},
+    {
+      body: statelessCall("inv_tail_item", { sku: "S", count: 1 }, { progressToken: "p" }),
+      headers: statelessHeaders("inv_tail_item"),
+      sse: true,
+    },
+  );
   // Separate processes: the fresh-token run fills its verified-token cache with 60k entries, and a
   // heap that size slows every later call of the process it lives in.
   const GAchild = await startChild("GA", "./servers/gateway.ts", authEnv, 0);
@@ -163,7 +177,13 @@ async function main(): Promise<void> {
       body: t.body,
     });
     const text = await res.text();
-    if (res.status !== 200 || !text.includes('"structuredContent"') || text.includes('"isError":true')) {
+    const sse = (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
+    if (
+      res.status !== 200 ||
+      !text.includes('"structuredContent"') ||
+      text.includes('"isError":true') ||
+      sse !== (t.sse ?? false)
+    ) {
       throw new Error(`${t.name} answered ${res.status}: ${text.slice(0, 200)}`);
     }
   }
