@@ -125,8 +125,8 @@ export function createResourceServer(
     return { ok: true, identity };
   }
 
-  /** Verifies a token the cache does not hold, and caches its identity until it expires. */
-  async function verify(token: string): Promise<AuthResult> {
+  /** Verifies a token the cache does not hold, and caches its identity under `header` until it expires. */
+  async function verify(token: string, header: string): Promise<AuthResult> {
     const looksJwt = token.split(".").length === 3;
     const result =
       looksJwt && (settings.jwksUri !== undefined || !settings.introspection)
@@ -136,7 +136,7 @@ export function createResourceServer(
       const exp = result.identity.expiresAt;
       // Introspected tokens are rechecked at least every minute (revocation).
       const until = looksJwt ? exp : Math.min(exp ?? Number.POSITIVE_INFINITY, now() + 60_000);
-      if (until !== undefined) cache.set(token, result.identity, until);
+      if (until !== undefined) cache.set(header, result.identity, until);
     }
     return result;
   }
@@ -144,16 +144,16 @@ export function createResourceServer(
   return {
     authenticate(authorization) {
       if (authorization === undefined || authorization === "") return challenges.missing();
-      if (!/^Bearer /i.test(authorization)) return challenges.missing();
-      const m = BEARER.exec(authorization);
-      if (!m?.[1]) return challenges.invalidRequest("malformed Authorization header");
-      const token = m[1];
-      const cached = cache.get(token);
+      // The same header, byte for byte, was parsed and its token verified before.
+      const cached = cache.get(authorization);
       if (cached) {
         counters.cacheHits++;
         return { ok: true, identity: cached };
       }
-      return verify(token);
+      if (!/^Bearer /i.test(authorization)) return challenges.missing();
+      const m = BEARER.exec(authorization);
+      if (!m?.[1]) return challenges.invalidRequest("malformed Authorization header");
+      return verify(m[1], authorization);
     },
     insufficientScope: (required) => challenges.insufficientScope(required),
     metadata: () =>

@@ -2,10 +2,11 @@ import type { Identity } from "./types.js";
 
 /**
  * A bounded cache of verified tokens, each entry dropped at the token's expiry.
- * Keyed by the token itself: the identity it maps to holds the token anyway (to
- * forward it), so a digest as key would protect nothing and cost a SHA-256 per
- * request. Only verified tokens are ever added. Map insertion order gives
- * least-recently-used eviction.
+ * Keyed by the token as received (the resource server uses the whole
+ * Authorization header, so that a hit skips parsing it): the identity an entry
+ * maps to holds the token anyway (to forward it), so a digest as key would
+ * protect nothing and cost a SHA-256 per request. Only verified tokens are ever
+ * added. Map insertion order gives least-recently-used eviction.
  */
 export class TokenCache {
   private readonly entries = new Map<string, { identity: Identity; until: number }>();
