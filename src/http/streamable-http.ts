@@ -862,19 +862,28 @@ class Reply {
       this.started = true;
       this.res.writeHead(200, { ...SSE_HEADERS, ...this.extra });
     }
-    this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    this.res.write(sseEvent(message));
   }
 
   finish(response: JsonRpcResponse, status: number): void {
+    if (this.stream && this.started) {
+      this.stream.send(response);
+      this.stream.end();
+      return;
+    }
     if (this.started) {
-      this.send(response);
-      if (this.stream) this.stream.end();
-      else this.res.end();
+      // The last event and the end of the body in one write.
+      if (!this.res.writableEnded && !this.res.destroyed) this.res.end(sseEvent(response));
       return;
     }
     if (this.res.destroyed || this.res.headersSent) return;
     this.res.writeHead(status, { ...JSON_HEADERS, ...this.extra }).end(JSON.stringify(response));
   }
+}
+
+/** One JSON-RPC message as an SSE event without an id (a stream that is not resumable). */
+function sseEvent(message: unknown): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
 
 /** HTTP status of a 2026-07-28 error (basic/transports "Error Handling"). */
