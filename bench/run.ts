@@ -249,12 +249,16 @@ async function main(): Promise<void> {
       );
     }
   }
-  // Added latency, paired: one direct gRPC call, then one gateway call, alternating, so that both
-  // see the same machine state; the figure is the median of the per-pair differences.
+  // Added latency, interleaved: one direct gRPC call, then one gateway call, alternating, so that
+  // both see the same machine state (B1 timed alone in a block runs faster than between gateway
+  // calls). The figure is p50 of the gateway calls − p50 of the direct ones; the median of the
+  // per-pair differences is recorded beside it.
   const gAgent = new Agent({ keepAlive: true, maxSockets: 1 });
   const gUrl = new URL(`http://127.0.0.1:${G.child.port}/mcp`);
-  const added: number[] = [];
-  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+  const directTimes: number[] = [];
+  const gatewayTimes: number[] = [];
+  const pairs: number[] = [];
+  for (let i = 0; i < 2 * LATENCY_SAMPLES; i++) {
     const t0 = process.hrtime.bigint();
     await new Promise<void>((resolve, reject) =>
       grpc.getHttpItem({ sku: "A1" }, (err) => (err ? reject(err) : resolve())),
@@ -262,10 +266,13 @@ async function main(): Promise<void> {
     const t1 = process.hrtime.bigint();
     await postOnce(gAgent, gUrl, statelessBody, gw);
     const t2 = process.hrtime.bigint();
-    added.push(Number(t2 - t1 - (t1 - t0)) / 1e6);
+    directTimes.push(Number(t1 - t0) / 1e6);
+    gatewayTimes.push(Number(t2 - t1) / 1e6);
+    pairs.push(Number(t2 - t1 - (t1 - t0)) / 1e6);
   }
   gAgent.destroy();
-  const addedP50 = median(added);
+  const addedP50 = median(gatewayTimes) - median(directTimes);
+  const pairedMedian = median(pairs);
 
   // Auth cost, interleaved: short alternating slices of auth off (G) and a reused token (GA).
   const sliceLoad = (t: Target) => ({
@@ -292,7 +299,7 @@ async function main(): Promise<void> {
   const authRatio = await interleaved(G, GA);
   const b2Ratio = await interleaved(B2, G);
   process.stderr.write(
-    `paired: added p50 ${addedP50.toFixed(3)} ms; auth interleaved ratio ${authRatio.toFixed(3)}; G/B2 interleaved ${b2Ratio.toFixed(3)}\n`,
+    `interleaved: added p50 ${addedP50.toFixed(3)} ms (median of pair differences ${pairedMedian.toFixed(3)}); auth interleaved ratio ${authRatio.toFixed(3)}; G/B2 interleaved ${b2Ratio.toFixed(3)}\n`,
   );
 
   // Large replies: the gateway against P, same backend reply, same concurrency.
@@ -387,7 +394,12 @@ async function main(): Promise<void> {
     },
     { target: "gateway throughput ≥ 3× P", value: m(G, "rps") / m(P, "rps"), limit: 3, lower: false },
     { target: "gateway throughput ≥ 0.6× B2 (interleaved)", value: b2Ratio, limit: 0.6, lower: false },
-    { target: "added p50 latency over B1 ≤ 0.25 ms (paired)", value: addedP50, limit: 0.25, lower: true },
+    {
+      target: "added p50 latency over B1 ≤ 0.25 ms (interleaved)",
+      value: addedP50,
+      limit: 0.25,
+      lower: true,
+    },
     {
       target: "auth, reused token: throughput ≥ 0.9× auth off (interleaved)",
       value: authRatio,
@@ -423,6 +435,7 @@ async function main(): Promise<void> {
     connections: CONNECTIONS,
     b1p50Ms: Number(b1p50.toFixed(3)),
     addedP50Ms: Number(addedP50.toFixed(3)),
+    addedPairedMedianMs: Number(pairedMedian.toFixed(3)),
     authInterleavedRatio: Number(authRatio.toFixed(3)),
     b2InterleavedRatio: Number(b2Ratio.toFixed(3)),
     targets: rows,
