@@ -42,8 +42,8 @@ afterAll(async () => {
 type Loose = any;
 const json = (res: Response): Promise<Loose> => res.json();
 
-function post(body: unknown, headers: Record<string, string> = {}) {
-  return fetch(url, {
+function post(body: unknown, headers: Record<string, string> = {}, target = url) {
+  return fetch(target, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -72,14 +72,26 @@ function statelessCall(
   );
 }
 
+/** A session-era call to the fixture tool that asks the client for sampling. */
+const SAMPLING_CALL = {
+  jsonrpc: "2.0",
+  id: 9,
+  method: "tools/call",
+  params: { name: "test_sampling", arguments: { prompt: "hi" } },
+};
+
 /** Opens a session (2025-11-25) and returns its id. */
-async function openSession(capabilities: Record<string, unknown> = {}): Promise<string> {
-  const res = await post({
-    jsonrpc: "2.0",
-    id: 0,
-    method: "initialize",
-    params: { protocolVersion: "2025-11-25", capabilities, clientInfo: { name: "t", version: "1" } },
-  });
+async function openSession(capabilities: Record<string, unknown> = {}, target = url): Promise<string> {
+  const res = await post(
+    {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities, clientInfo: { name: "t", version: "1" } },
+    },
+    {},
+    target,
+  );
   expect(res.status).toBe(200);
   const id = res.headers.get("mcp-session-id");
   expect(id).toBeTruthy();
@@ -199,43 +211,19 @@ describe("sessions (2025-03-26 … 2025-11-25)", () => {
 
   it("refuses a backend's input request the client has no capability for", async () => {
     const session = await openSession();
-    const res = await post(
-      {
-        jsonrpc: "2.0",
-        id: 9,
-        method: "tools/call",
-        params: { name: "test_sampling", arguments: { prompt: "hi" } },
-      },
-      { "mcp-session-id": session },
-    );
+    const res = await post(SAMPLING_CALL, { "mcp-session-id": session });
     expect((await json(res)).error).toMatchObject({ code: -32021 });
   });
 
   it("fails fast when the backend needs input but the POST does not accept SSE", async () => {
     const session = await openSession({ sampling: {} });
-    const res = await post(
-      {
-        jsonrpc: "2.0",
-        id: 9,
-        method: "tools/call",
-        params: { name: "test_sampling", arguments: { prompt: "hi" } },
-      },
-      { "mcp-session-id": session, accept: "application/json" },
-    );
+    const res = await post(SAMPLING_CALL, { "mcp-session-id": session, accept: "application/json" });
     expect((await json(res)).error).toMatchObject({ code: -32600 });
   });
 
   it("sends server-to-client requests on the request's stream and continues with the answer", async () => {
     const session = await openSession({ sampling: {} });
-    const res = await post(
-      {
-        jsonrpc: "2.0",
-        id: 9,
-        method: "tools/call",
-        params: { name: "test_sampling", arguments: { prompt: "hi" } },
-      },
-      { "mcp-session-id": session },
-    );
+    const res = await post(SAMPLING_CALL, { "mcp-session-id": session });
     const asked = await readEvents(res, (ev) => ev.some((e) => (e.data as { method?: string })?.method));
     const request = asked.find((e) => (e.data as { method?: string })?.method)?.data as {
       id: string;
@@ -487,26 +475,13 @@ describe("session bounds", () => {
   });
   afterAll(() => bounded?.close());
 
-  const init = async () => {
-    const res = await fetch(boundedUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 0,
-        method: "initialize",
-        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } },
-      }),
-    });
-    await res.body?.cancel();
-    return res.headers.get("mcp-session-id") as string;
-  };
+  const init = () => openSession({}, boundedUrl);
   const ping = async (session: string) => {
-    const res = await fetch(boundedUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", "mcp-session-id": session },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
-    });
+    const res = await post(
+      { jsonrpc: "2.0", id: 1, method: "ping" },
+      { accept: "application/json", "mcp-session-id": session },
+      boundedUrl,
+    );
     await res.body?.cancel();
     return res.status;
   };

@@ -186,45 +186,18 @@ describe("MCP Inspector CLI (--cli)", () => {
     );
     return JSON.parse(stdout) as { tools?: { name: string }[] } & Content;
   };
+  /** `tools/call` of `name` with `key=value` arguments. */
+  const callTool = (name: string, ...args: string[]) =>
+    run("--transport", "http", "--method", "tools/call", "--tool-name", name, "--tool-arg", ...args);
 
   it("lists tools and calls watch_channel and write_to_channel", async () => {
     const list = await run("--transport", "http", "--method", "tools/list");
     expect(list.tools?.map((t) => t.name)).toContain("watch_channel");
-    const wrote = await run(
-      "--transport",
-      "http",
-      "--method",
-      "tools/call",
-      "--tool-name",
-      "write_to_channel",
-      "--tool-arg",
-      "channel=inspector",
-      "text=hello",
-    );
+    const wrote = await callTool("write_to_channel", "channel=inspector", "text=hello");
     expect(wrote.structuredContent).toMatchObject({ message: { channel: "inspector", text: "hello" } });
-    const watch = run(
-      "--transport",
-      "http",
-      "--method",
-      "tools/call",
-      "--tool-name",
-      "watch_channel",
-      "--tool-arg",
-      "channel=inspector-watch",
-      "maxMessages=1",
-    );
+    const watch = callTool("watch_channel", "channel=inspector-watch", "maxMessages=1");
     await until(() => smack.watchers("inspector-watch") > 0, 20_000);
-    await run(
-      "--transport",
-      "http",
-      "--method",
-      "tools/call",
-      "--tool-name",
-      "write_to_channel",
-      "--tool-arg",
-      "channel=inspector-watch",
-      "text=seen",
-    );
+    await callTool("write_to_channel", "channel=inspector-watch", "text=seen");
     expect((await watch).structuredContent).toMatchObject({ messages: [{ message: { text: "seen" } }] });
   });
 });
