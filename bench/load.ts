@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest } from "node:http";
+import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
 import autocannon from "autocannon";
 
 /** Throughput of one target over `seconds` at `connections` concurrent requests. */
@@ -80,27 +80,39 @@ export function postOnce(
   headers: Record<string, string>,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const req = httpRequest(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...headers,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", resolve);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
+    post(agent, url, body, headers, reject, (res) => {
+      res.resume();
+      res.on("end", resolve);
+    });
   });
+}
+
+/** Sends a JSON-RPC POST that accepts JSON or SSE; the reply goes to `onResponse`. */
+function post(
+  agent: Agent,
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+  onError: (err: Error) => void,
+  onResponse: (res: IncomingMessage) => void,
+): void {
+  const req = httpRequest(
+    {
+      agent,
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...headers,
+      },
+    },
+    onResponse,
+  );
+  req.on("error", onError);
+  req.end(body);
 }
 
 /** The median of a list of numbers. */
@@ -122,43 +134,26 @@ interface StreamCall {
  * its SSE reply; `onFirst` fires at the first one.
  */
 function streamOnce(agent: Agent, opts: StreamCall, onFirst?: () => void): Promise<number> {
-  const u = new URL(opts.url);
   return new Promise<number>((resolve, reject) => {
-    const req = httpRequest(
-      {
-        agent,
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          ...opts.headers,
-        },
-      },
-      (res) => {
-        let events = 0;
-        let tail = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          const text = tail + chunk;
-          let at = text.indexOf("notifications/progress");
-          while (at >= 0) {
-            events++;
-            if (events === 1) onFirst?.();
-            at = text.indexOf("notifications/progress", at + 1);
-          }
-          tail = text.slice(-32);
-          // A marker split across chunks is counted once: keep only what cannot contain a whole one.
-          if (tail.includes("notifications/progress")) tail = "";
-        });
-        res.on("end", () => resolve(events));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(opts.body);
+    post(agent, new URL(opts.url), opts.body, opts.headers ?? {}, reject, (res) => {
+      let events = 0;
+      let tail = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        const text = tail + chunk;
+        let at = text.indexOf("notifications/progress");
+        while (at >= 0) {
+          events++;
+          if (events === 1) onFirst?.();
+          at = text.indexOf("notifications/progress", at + 1);
+        }
+        tail = text.slice(-32);
+        // A marker split across chunks is counted once: keep only what cannot contain a whole one.
+        if (tail.includes("notifications/progress")) tail = "";
+      });
+      res.on("end", () => resolve(events));
+      res.on("error", reject);
+    });
   });
 }
 
