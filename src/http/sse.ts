@@ -7,6 +7,12 @@ export const SSE_HEADERS = {
   "x-accel-buffering": "no",
 } as const;
 
+/** One JSON-RPC message as an SSE `message` event, with an `id` when the stream is resumable. */
+export function sseEvent(message: unknown, id?: string): string {
+  const data = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+  return id === undefined ? data : `id: ${id}\n${data}`;
+}
+
 /** Options of an {@link EventStream}. */
 export interface EventStreamOptions {
   /** Most events kept for replay; older ones are dropped (bounded memory). */
@@ -80,7 +86,7 @@ export class EventStream {
 
   /** Sends one JSON-RPC message as an event (buffered for replay). */
   send(message: unknown): void {
-    this.write(`id: ${this.nextId()}\nevent: message\ndata: ${JSON.stringify(message)}\n\n`, true);
+    this.write(sseEvent(message, this.nextId()), true);
   }
 
   /** Ends the stream: no more events; the connection, if any, is closed. */

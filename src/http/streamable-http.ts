@@ -26,7 +26,7 @@ import {
 } from "../mcp/index.js";
 import { readBody } from "./body.js";
 import type { OriginPolicy } from "./origin.js";
-import { EventStream, SSE_HEADERS } from "./sse.js";
+import { EventStream, SSE_HEADERS, sseEvent } from "./sse.js";
 
 /** Limits and timings of sessions (session-era revisions and 2024-11-05). */
 export interface SessionLimits {
@@ -193,17 +193,29 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     }
   }
 
-  async function streamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const gate = admit(req, res);
-    const admitted = gate instanceof Promise ? await gate : gate;
-    if (!admitted) return;
+  /** An endpoint behind {@link admit}: the handler runs once the caller is admitted, with its identity. */
+  function guarded(
+    handler: (req: IncomingMessage, res: ServerResponse, identity: Identity | undefined) => Promise<void>,
+  ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+    return async (req, res) => {
+      const gate = admit(req, res);
+      const caller = gate instanceof Promise ? await gate : gate;
+      if (caller) return handler(req, res, caller.identity);
+    };
+  }
+
+  async function streamable(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity | undefined,
+  ): Promise<void> {
     switch (req.method) {
       case "POST":
-        return post(req, res, admitted.identity);
+        return post(req, res, identity);
       case "GET":
-        return get(req, res, admitted.identity);
+        return get(req, res, identity);
       case "DELETE":
-        return remove(req, res, admitted.identity);
+        return remove(req, res, identity);
       default:
         req.resume();
         res.writeHead(405, { allow: "GET, POST, DELETE" }).end();
@@ -241,10 +253,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     const sessionId = header(req, "mcp-session-id");
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
-      if (!session || session.legacy) {
-        return sendJson(res, 404, failure(idOf(msg), ErrorCode.InvalidRequest, "Session not found"));
-      }
-      if (!owns(session, identity)) {
+      if (!session || session.legacy || !owns(session, identity)) {
         return sendJson(res, 404, failure(idOf(msg), ErrorCode.InvalidRequest, "Session not found"));
       }
       if (headerVersion !== undefined && headerVersion !== session.version) {
@@ -452,7 +461,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   /** A message not tied to a request: the standalone GET stream (or the 2024-11-05 stream). */
   function sendOnSession(session: Session, message: unknown): void {
     if (session.legacy) {
-      session.legacyRes?.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+      session.legacyRes?.write(sseEvent(message));
       return;
     }
     session.standalone?.send(message);
@@ -635,12 +644,11 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   ): Promise<void> {
     req.resume();
     if (!acceptsSse(req)) {
-      res
-        .writeHead(406, JSON_HEADERS)
-        .end(
-          JSON.stringify(failure(null, ErrorCode.InvalidRequest, "Accept must include text/event-stream")),
-        );
-      return;
+      return sendJson(
+        res,
+        406,
+        failure(null, ErrorCode.InvalidRequest, "Accept must include text/event-stream"),
+      );
     }
     const session = sessionFor(req, res, identity);
     if (!session) return;
@@ -744,10 +752,11 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   }
 
   /** 2024-11-05 HTTP+SSE: the stream, announcing where to POST (basic/transports "HTTP with SSE"). */
-  async function sse(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const gate = admit(req, res);
-    const admitted = gate instanceof Promise ? await gate : gate;
-    if (!admitted) return;
+  async function sse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity | undefined,
+  ): Promise<void> {
     req.resume();
     if (req.method !== "GET") {
       res.writeHead(405, { allow: "GET" }).end();
@@ -757,7 +766,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       res.writeHead(503, { "content-type": "text/plain" }).end("too many sessions\n");
       return;
     }
-    const session = newSession("2024-11-05", true, {}, admitted.identity);
+    const session = newSession("2024-11-05", true, {}, identity);
     session.legacyRes = res;
     res.writeHead(200, SSE_HEADERS);
     res.write(
@@ -772,10 +781,11 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     });
   }
 
-  async function messages(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const gate = admit(req, res);
-    const admitted = gate instanceof Promise ? await gate : gate;
-    if (!admitted) return;
+  async function messages(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity | undefined,
+  ): Promise<void> {
     if (req.method !== "POST") {
       req.resume();
       res.writeHead(405, { allow: "POST" }).end();
@@ -783,7 +793,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     }
     const id = new URL(req.url ?? "/", "http://localhost").searchParams.get("sessionId");
     const session = id ? sessions.get(id) : undefined;
-    if (!session?.legacy || !owns(session, admitted.identity)) {
+    if (!session?.legacy || !owns(session, identity)) {
       req.resume();
       return sendJson(res, 404, failure(null, ErrorCode.InvalidRequest, "Session not found"));
     }
@@ -809,7 +819,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     const send = (m: unknown) => sendOnSession(session, m);
     try {
       const response = await options.server
-        .handle(request, sessionExchange(session, abort.signal, admitted.identity, send))
+        .handle(request, sessionExchange(session, abort.signal, identity, send))
         .catch(() => failure(request.id, ErrorCode.InternalError, "Internal error"));
       send(response);
     } finally {
@@ -818,9 +828,9 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   }
 
   return {
-    streamable,
-    sse,
-    messages,
+    streamable: guarded(streamable),
+    sse: guarded(sse),
+    messages: guarded(messages),
     sessionCount: () => sessions.size,
     close() {
       clearInterval(sweeper);
@@ -879,11 +889,6 @@ class Reply {
     if (this.res.destroyed || this.res.headersSent) return;
     this.res.writeHead(status, { ...JSON_HEADERS, ...this.extra }).end(JSON.stringify(response));
   }
-}
-
-/** One JSON-RPC message as an SSE event without an id (a stream that is not resumable). */
-function sseEvent(message: unknown): string {
-  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }
 
 /** HTTP status of a 2026-07-28 error (basic/transports "Error Handling"). */
