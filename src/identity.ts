@@ -55,33 +55,37 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
   /** Subject and claims metadata per identity and backend, computed once per verified token. */
   const fixed = new WeakMap<Identity, Map<string, Metadata>>();
 
+  /** The metadata of `identity` for `b` that does not change while the token lives. */
+  function fixedFor(b: BackendConfig, identity: Identity): Metadata {
+    let perBackend = fixed.get(identity);
+    const known = perBackend?.get(b.name);
+    if (known) return known;
+    const built: { [key: string]: string } = { [SUBJECT_HEADER]: metadataValue(identity.subject) };
+    for (const claim of b.identity.claims) {
+      const v = identity.claims[claim];
+      if (v !== undefined) built[`${CLAIM_HEADER_PREFIX}${claim.toLowerCase()}`] = metadataValue(v);
+    }
+    if (b.identity.mode === "forward") built.authorization = `Bearer ${identity.token}`;
+    const headers = Object.freeze(built);
+    if (!perBackend) {
+      perBackend = new Map();
+      fixed.set(identity, perBackend);
+    }
+    perBackend.set(b.name, headers);
+    return headers;
+  }
+
   return (
     backend: string,
     identity: Identity | undefined,
   ): Metadata | undefined | Promise<Metadata | undefined> => {
     const b = byName.get(backend);
     if (!b || !identity) return undefined;
-    let perBackend = fixed.get(identity);
-    let headers = perBackend?.get(backend);
-    if (!headers) {
-      const built: { [key: string]: string } = { [SUBJECT_HEADER]: metadataValue(identity.subject) };
-      for (const claim of b.identity.claims) {
-        const v = identity.claims[claim];
-        if (v !== undefined) built[`${CLAIM_HEADER_PREFIX}${claim.toLowerCase()}`] = metadataValue(v);
-      }
-      if (b.identity.mode === "forward") built.authorization = `Bearer ${identity.token}`;
-      headers = Object.freeze(built);
-      if (!perBackend) {
-        perBackend = new Map();
-        fixed.set(identity, perBackend);
-      }
-      perBackend.set(backend, headers);
-    }
+    const headers = fixedFor(b, identity);
     if (b.identity.mode !== "exchange") return headers;
-    const fixedHeaders = headers;
     return exchangerFor(b)
       .exchange(identity.token)
-      .then((token) => ({ ...fixedHeaders, authorization: `Bearer ${token}` }));
+      .then((token) => ({ ...headers, authorization: `Bearer ${token}` }));
   };
 }
 

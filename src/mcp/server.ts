@@ -240,7 +240,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     logging: {},
   }) as JsonObject;
 
-  /** Scopes of `required` the caller does not hold. */
+  /** Whether the caller holds every scope in `required` (always, when scopes are not enforced). */
   function allowed(required: readonly string[], ex: Exchange): boolean {
     if (!enforce || required.length === 0) return true;
     const held = ex.identity?.scopes;
