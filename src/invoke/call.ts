@@ -98,14 +98,7 @@ export async function invokeUnary(
   if (!isUnary(method)) throw new Error(`${method.name} is not a unary method`);
   const message = fromJson(method.input, request, { registry: backend.registry });
   try {
-    const res = await backend.transport.unary(
-      method,
-      ctx.signal,
-      backend.timeoutMs,
-      requestHeaders(ctx),
-      message,
-    );
-    return { done: toJsonObject(method.output, res.message, backend.registry) };
+    return { done: await unary(method, message, backend, ctx) };
   } catch (err) {
     const rpcError = ConnectError.from(err);
     const input = findInputRequired(rpcError);
@@ -134,6 +127,17 @@ async function callUnary(
 ): Promise<CallToolResult> {
   const method = tool.method;
   if (!isUnary(method)) throw new Error(`${method.name} is not a unary method`);
+  const json = await unary(method, request, backend, ctx);
+  return method.output.typeName === WellKnown.ToolResult ? toolResult(json) : structured(json);
+}
+
+/** One unary RPC with the context's signal, deadline and metadata; the reply as ProtoJSON. */
+async function unary(
+  method: DescMethodUnary,
+  request: MessageShape<DescMessage>,
+  backend: BackendHandle,
+  ctx: CallContext,
+): Promise<JsonObject> {
   const res = await backend.transport.unary(
     method,
     ctx.signal,
@@ -141,8 +145,7 @@ async function callUnary(
     requestHeaders(ctx),
     request,
   );
-  const json = toJsonObject(method.output, res.message, backend.registry);
-  return method.output.typeName === WellKnown.ToolResult ? toolResult(json) : structured(json);
+  return toJsonObject(method.output, res.message, backend.registry);
 }
 
 /** A plain reply: `structuredContent` plus the same JSON as text (server/tools "Structured Content"). */
