@@ -44,7 +44,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const handles = new Map<string, BackendHandle>();
   const catalogInput = await Promise.all(
     config.backends.map(async (b) => {
-      const transport = createBackendTransport({ target: b.target, protocol: b.protocol });
+      const transport = createBackendTransport({ target: b.target, name: b.name, protocol: b.protocol });
       const loaded = await loadDescriptors(
         b.descriptors.kind === "file"
           ? b.descriptors

@@ -3,6 +3,7 @@ import {
   type ClientHttp2Stream,
   connect,
   constants,
+  type Http2Session,
   type IncomingHttpHeaders,
 } from "node:http2";
 import {
@@ -24,7 +25,7 @@ import {
   type Transport,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
+import { trailerStatus } from "./grpc-status.js";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
@@ -67,10 +68,48 @@ function sweepDeadlines(): void {
  */
 const REQUEST_OPTIONS = { endStream: false, weight: 16, parent: 0, exclusive: false, silent: false };
 
-/** Most bytes of one reply message; larger ones fail the call (RESOURCE_EXHAUSTED). */
+/** Default for the most bytes of one reply message; larger ones fail the call (RESOURCE_EXHAUSTED). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Messages a streaming reader may lag behind before the HTTP/2 stream is paused. */
 const HIGH_WATER = 64;
+
+/**
+ * Flow control and memory of each backend connection, chosen rather than
+ * inherited. Node stops crediting a stream's window while its reader is
+ * paused, so unread reply bytes per connection stay below the connection
+ * window (16 MiB) and per call below the stream window (1 MiB; Node's 64 KiB
+ * default costs a round trip every 64 KiB of a large reply).
+ * `maxSessionMemory` (in MiB; Node's default is 10) is only Node's guard
+ * against a peer that ignores flow control: past it Node refuses the
+ * connection's new streams with ENHANCE_YOUR_CALM, which with a 10 MiB limit
+ * one abandoned large reply was enough to trigger.
+ */
+const STREAM_WINDOW = 1024 * 1024;
+const CONNECTION_WINDOW = 16 * 1024 * 1024;
+const SESSION_MEMORY_MIB = 256;
+
+/** Options of the HTTP/2 gRPC client. */
+export interface H2GrpcOptions {
+  /** `http://host:port` (h2c) or `https://host:port` (TLS), optionally with a path prefix. */
+  readonly baseUrl: string;
+  /** The backend's name in the config, used in error messages (default: the origin). */
+  readonly name?: string;
+  /** Most bytes of one reply message (default 64 MiB). */
+  readonly maxMessageBytes?: number;
+}
+
+/** What a call does with the reply messages and the end of the call. */
+interface CallSink<T> {
+  message(value: T): void;
+  end(err: ConnectError | undefined): void;
+}
+
+/** The running call's HTTP/2 stream, for back-pressure and cancellation. */
+interface CallControl {
+  pause(): void;
+  resume(): void;
+  cancel(): void;
+}
 
 /**
  * A lean gRPC client over one HTTP/2 connection per backend (the gRPC over
@@ -80,20 +119,36 @@ const HIGH_WATER = 64;
  * streams: the gateway's hot path. Errors, including `google.rpc.Status`
  * details from `grpc-status-details-bin`, are `ConnectError`s as with Connect's
  * own transport. Compression is not negotiated (none is advertised).
+ *
+ * Nothing a backend sends can throw out of an HTTP/2 event listener: a reply
+ * that is not a valid message of the method's output type, a broken frame or
+ * a malformed status each end only their own call. A connection whose peer
+ * refuses new streams is replaced, and the refused call is sent once more on
+ * the new connection.
  */
-export function createH2GrpcTransport(options: { readonly baseUrl: string }): Transport {
+export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
   const authority = new URL(baseUrl);
   const pathPrefix = authority.pathname.replace(/\/+$/, "");
+  const label = options.name ? `backend "${options.name}"` : authority.origin;
+  const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
   let session: ClientHttp2Session | undefined;
 
   function ensureSession(): ClientHttp2Session {
     if (session && !session.closed && !session.destroyed) return session;
-    const s = connect(authority.origin);
+    const s = connect(authority.origin, {
+      maxSessionMemory: SESSION_MEMORY_MIB,
+      settings: { initialWindowSize: STREAM_WINDOW },
+    });
     s.on("error", () => {});
-    const drop = () => {
-      if (session === s) session = undefined;
-    };
+    s.once("connect", () => {
+      try {
+        s.setLocalWindowSize(CONNECTION_WINDOW);
+      } catch {
+        // The session closed in the meantime; the next call opens another.
+      }
+    });
+    const drop = () => retire(s);
     s.on("close", drop);
     s.on("goaway", drop);
     s.unref();
@@ -101,16 +156,40 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
     return s;
   }
 
-  /** Starts a call: writes the request, returns the HTTP/2 stream. */
-  function start<I extends DescMessage>(
-    method: { parent: { typeName: string }; name: string; input: I },
+  /** Stops using a connection: calls in flight on it finish, new ones open another. */
+  function retire(s: Http2Session): void {
+    if (session === s) session = undefined;
+    if (!s.closed && !s.destroyed) s.close();
+  }
+
+  /** Writes the request on a new HTTP/2 stream. */
+  function request(path: string, headers: { [k: string]: string }, frame: Buffer): ClientHttp2Stream {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = ensureSession().request({ ...headers, [constants.HTTP2_HEADER_PATH]: path }, REQUEST_OPTIONS);
+    } catch (err) {
+      throw new ConnectError(`cannot reach ${label}: ${(err as Error).message}`, Code.Unavailable);
+    }
+    stream.end(frame);
+    return stream;
+  }
+
+  /**
+   * Runs one call: sends the request, splits the body into messages as it
+   * arrives, decodes each as `output`, and ends with the status. Throws only
+   * if no stream could be opened.
+   */
+  function run<I extends DescMessage, O extends DescMessage>(
+    method: { parent: { typeName: string }; name: string; input: I; output: O },
+    signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
     header: HeadersInit | undefined,
     input: MessageInitShape<I>,
-  ): ClientHttp2Stream {
+    sink: CallSink<MessageShape<O>>,
+  ): CallControl {
+    const path = `${pathPrefix}/${method.parent.typeName}/${method.name}`;
     const headers: { [k: string]: string } = {
       [constants.HTTP2_HEADER_METHOD]: "POST",
-      [constants.HTTP2_HEADER_PATH]: `${pathPrefix}/${method.parent.typeName}/${method.name}`,
       "content-type": "application/grpc+proto",
       te: "trailers",
     };
@@ -122,51 +201,22 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
     frame[0] = 0;
     frame.writeUInt32BE(bytes.length, 1);
     frame.set(bytes, 5);
-    let stream: ClientHttp2Stream;
-    try {
-      stream = ensureSession().request(headers, REQUEST_OPTIONS);
-    } catch (err) {
-      throw new ConnectError(`cannot reach ${authority.origin}: ${(err as Error).message}`, Code.Unavailable);
-    }
-    stream.end(frame);
-    return stream;
-  }
 
-  /** Splits the body into messages as it arrives. */
-  function reader(
-    stream: ClientHttp2Stream,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    onMessage: (bytes: Uint8Array) => void,
-    onEnd: (err: ConnectError | undefined) => void,
-  ): void {
-    // Chunks of an incomplete message, joined once `need` bytes are in: a large message arrives in
-    // many 16 KiB DATA frames, and joining at each one would copy it over and over.
-    let pending: Buffer[] = [];
-    let size = 0;
-    let need = 5;
-    let responseHeaders: IncomingHttpHeaders | undefined;
-    let trailers: IncomingHttpHeaders | undefined;
-    let failure: ConnectError | undefined;
+    let stream = request(path, headers, frame);
+    let retried = false;
     let done = false;
     const finish = (err: ConnectError | undefined) => {
       if (done) return;
       done = true;
       if (deadline) deadlines.delete(deadline);
       signal?.removeEventListener("abort", onAbort);
-      onEnd(err);
+      sink.end(err);
     };
     const fail = (err: ConnectError) => {
-      failure ??= err;
       if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
-      finish(failure);
+      finish(err);
     };
     const onAbort = () => fail(new ConnectError("the call was cancelled", Code.Canceled));
-    if (signal?.aborted) {
-      onAbort();
-      return;
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
     const deadline =
       timeoutMs !== undefined && timeoutMs > 0
         ? watchDeadline(Date.now() + timeoutMs, () =>
@@ -174,55 +224,124 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
           )
         : undefined;
 
-    stream.on("response", (h) => {
-      responseHeaders = h;
-      const status = Number(h[constants.HTTP2_HEADER_STATUS]);
-      if (status !== 200) {
-        fail(new ConnectError(`HTTP ${status} from the backend`, httpStatusCode(Number(status))));
-      }
-    });
-    stream.on("data", (chunk: Buffer) => {
-      pending.push(chunk);
-      size += chunk.length;
-      if (size < need) return;
-      let buf = pending.length === 1 ? chunk : Buffer.concat(pending, size);
-      need = 5;
-      while (buf.length >= 5) {
-        const length = buf.readUInt32BE(1);
-        if (buf[0] !== 0)
-          return fail(new ConnectError("compressed reply messages are not supported", Code.Internal));
-        if (length > MAX_MESSAGE_BYTES) {
-          return fail(
-            new ConnectError(`reply message of ${length} bytes is too large`, Code.ResourceExhausted),
-          );
+    function listen(s: ClientHttp2Stream): void {
+      // Chunks of an incomplete message, joined once `need` bytes are in: a large message arrives in
+      // many 16 KiB DATA frames, and joining at each one would copy it over and over.
+      let pending: Buffer[] = [];
+      let size = 0;
+      let need = 5;
+      let responseHeaders: IncomingHttpHeaders | undefined;
+      let trailers: IncomingHttpHeaders | undefined;
+      const current = () => stream === s && !done;
+      // The stream forgets its session once it is closed; a refusal must retire this one.
+      const owner = s.session;
+
+      s.on("response", (h) => {
+        if (!current()) return;
+        responseHeaders = h;
+        const status = Number(h[constants.HTTP2_HEADER_STATUS]);
+        if (status !== 200) {
+          fail(new ConnectError(`HTTP ${status} from ${label}`, httpStatusCode(status)));
         }
-        if (buf.length < 5 + length) {
-          need = 5 + length;
-          break;
+      });
+      s.on("data", (chunk: Buffer) => {
+        if (!current()) return;
+        pending.push(chunk);
+        size += chunk.length;
+        if (size < need) return;
+        let buf = pending.length === 1 ? chunk : Buffer.concat(pending, size);
+        need = 5;
+        while (buf.length >= 5) {
+          const length = buf.readUInt32BE(1);
+          if (buf[0] !== 0) {
+            return fail(
+              new ConnectError(`${label} sent a compressed reply, which was not asked for`, Code.Internal),
+            );
+          }
+          if (length > maxMessageBytes) {
+            return fail(
+              new ConnectError(
+                `${label} sent a reply message of ${length} bytes (limit ${maxMessageBytes})`,
+                Code.ResourceExhausted,
+              ),
+            );
+          }
+          if (buf.length < 5 + length) {
+            need = 5 + length;
+            break;
+          }
+          let value: MessageShape<O>;
+          try {
+            value = fromBinary(method.output, buf.subarray(5, 5 + length));
+          } catch (err) {
+            return fail(
+              new ConnectError(
+                `${label}'s reply is not a valid ${method.output.typeName}: ${(err as Error).message}`,
+                Code.Internal,
+              ),
+            );
+          }
+          sink.message(value);
+          if (done) return;
+          buf = buf.subarray(5 + length);
         }
-        onMessage(buf.subarray(5, 5 + length));
-        buf = buf.subarray(5 + length);
-      }
-      pending = buf.length > 0 ? [buf] : [];
-      size = buf.length;
-    });
-    stream.on("trailers", (t) => {
-      trailers = t;
-    });
-    stream.on("error", (err) => fail(new ConnectError(err.message, Code.Unavailable)));
-    stream.on("close", () => {
-      if (done) return;
-      // Trailers-only responses carry the status in the headers.
-      const status =
-        trailers ?? (responseHeaders?.["grpc-status"] !== undefined ? responseHeaders : undefined);
-      if (!status)
-        return finish(new ConnectError("the backend closed the call without a status", Code.Unavailable));
-      if (status["grpc-status"] === "0") {
-        if (size > 0) return finish(new ConnectError("truncated reply message", Code.Internal));
-        return finish(undefined);
-      }
-      finish(findTrailerError(toHeaders(status)) ?? new ConnectError("unknown backend error", Code.Unknown));
-    });
+        pending = buf.length > 0 ? [buf] : [];
+        size = buf.length;
+      });
+      s.on("trailers", (t) => {
+        trailers = t;
+      });
+      s.on("error", (err) => {
+        if (!current()) return;
+        const code = s.rstCode;
+        if (code === constants.NGHTTP2_REFUSED_STREAM || code === constants.NGHTTP2_ENHANCE_YOUR_CALM) {
+          // The peer refuses new streams on this connection (RFC 9113 §8.7 for REFUSED_STREAM; Node
+          // servers answer ENHANCE_YOUR_CALM once their session memory is spent). Either way the
+          // stream was refused before the request was dispatched, so one more try on a new
+          // connection is safe; our own memory limit is set far above what flow control lets in.
+          if (owner) retire(owner);
+          if (!responseHeaders && !retried) {
+            retried = true;
+            try {
+              stream = request(path, headers, frame);
+            } catch (e) {
+              return finish(ConnectError.from(e));
+            }
+            return listen(stream);
+          }
+        }
+        fail(new ConnectError(`${label}: ${err.message}`, Code.Unavailable));
+      });
+      s.on("close", () => {
+        if (!current()) return;
+        // Trailers-only responses carry the status in the headers.
+        const status =
+          trailers ?? (responseHeaders?.["grpc-status"] !== undefined ? responseHeaders : undefined);
+        if (!status) {
+          return finish(new ConnectError(`${label} closed the call without a status`, Code.Unavailable));
+        }
+        const error = trailerStatus(status);
+        if (!error && size > 0) {
+          return finish(new ConnectError(`${label} sent a truncated reply message`, Code.Internal));
+        }
+        finish(error);
+      });
+    }
+
+    if (signal?.aborted) onAbort();
+    else {
+      signal?.addEventListener("abort", onAbort, { once: true });
+      listen(stream);
+    }
+    return {
+      pause: () => stream.pause(),
+      resume: () => {
+        if (stream.isPaused()) stream.resume();
+      },
+      cancel: () => {
+        if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+      },
+    };
   }
 
   return {
@@ -234,31 +353,30 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
       input: MessageInitShape<I>,
     ): Promise<UnaryResponse<I, O>> {
       return new Promise((resolve, reject) => {
-        let stream: ClientHttp2Stream;
-        try {
-          stream = start(method, timeoutMs, header, input);
-        } catch (err) {
-          reject(err);
-          return;
-        }
         let reply: MessageShape<O> | undefined;
         let count = 0;
-        reader(
-          stream,
-          signal,
-          timeoutMs,
-          (bytes) => {
-            count++;
-            if (count === 1) reply = fromBinary(method.output, bytes);
-          },
-          (err) => {
-            if (err) return reject(err);
-            if (count !== 1 || !reply) {
-              return reject(new ConnectError(`expected one reply message, got ${count}`, Code.Unimplemented));
-            }
-            resolve(new LazyResponse(false, method.parent, method, reply));
-          },
-        );
+        try {
+          run(method, signal, timeoutMs, header, input, {
+            message(value) {
+              count++;
+              reply ??= value;
+            },
+            end(err) {
+              if (err) return reject(err);
+              if (count !== 1 || !reply) {
+                return reject(
+                  new ConnectError(
+                    `${label} sent ${count} reply messages to a unary call`,
+                    Code.Unimplemented,
+                  ),
+                );
+              }
+              resolve(new LazyResponse(false, method.parent, method, reply));
+            },
+          });
+        } catch (err) {
+          reject(err);
+        }
       });
     },
 
@@ -279,32 +397,35 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
       }
       if (first === undefined)
         throw new ConnectError("a server-streaming call needs a request", Code.Internal);
-      const stream = start(method, timeoutMs, header, first);
       const queue: MessageShape<O>[] = [];
       let ended = false;
+      let paused = false;
       let error: ConnectError | undefined;
       let wake: (() => void) | undefined;
-      reader(
-        stream,
-        signal,
-        timeoutMs,
-        (bytes) => {
-          queue.push(fromBinary(method.output, bytes));
-          if (queue.length >= HIGH_WATER) stream.pause();
+      const control = run(method, signal, timeoutMs, header, first, {
+        message(value) {
+          queue.push(value);
+          if (queue.length >= HIGH_WATER && !paused) {
+            paused = true;
+            control.pause();
+          }
           wake?.();
         },
-        (err) => {
+        end(err) {
           ended = true;
           error = err;
           wake?.();
         },
-      );
+      });
       async function* messages(): AsyncGenerator<MessageShape<O>> {
         try {
           for (;;) {
             const next = queue.shift();
             if (next !== undefined) {
-              if (queue.length < HIGH_WATER / 2 && stream.isPaused()) stream.resume();
+              if (paused && queue.length < HIGH_WATER / 2) {
+                paused = false;
+                control.resume();
+              }
               yield next;
               continue;
             }
@@ -318,7 +439,7 @@ export function createH2GrpcTransport(options: { readonly baseUrl: string }): Tr
             wake = undefined;
           }
         } finally {
-          if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+          control.cancel();
         }
       }
       return new LazyResponse(true, method.parent, method, messages());
@@ -335,15 +456,6 @@ function addHeaders(target: { [k: string]: string }, init: NonNullable<HeadersIn
     if (key.startsWith(":") || key === "connection" || key === "host") continue;
     target[key] = v;
   }
-}
-
-function toHeaders(h: IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const [k, v] of Object.entries(h)) {
-    if (k.startsWith(":") || v === undefined) continue;
-    out.set(k, Array.isArray(v) ? v.join(", ") : String(v));
-  }
-  return out;
 }
 
 /** gRPC's mapping of HTTP statuses seen instead of a gRPC response (doc/http-grpc-status-mapping.md). */

@@ -14,6 +14,8 @@ export type BackendProtocol = "grpc" | "connect" | "grpc-web";
 export interface TransportOptions {
   /** `http://host:port` (h2c) or `https://host:port` (TLS). */
   readonly target: string;
+  /** The backend's name in the config, used in error messages. */
+  readonly name?: string;
   readonly protocol: BackendProtocol;
   /** Types for `google.protobuf.Any` in JSON payloads (Connect JSON). */
   readonly registry?: Registry;
@@ -29,7 +31,7 @@ export function createBackendTransport(options: TransportOptions): Transport {
   const baseUrl = options.target.replace(/\/+$/, "");
   switch (options.protocol) {
     case "grpc":
-      return createH2GrpcTransport({ baseUrl });
+      return createH2GrpcTransport(options.name ? { baseUrl, name: options.name } : { baseUrl });
     case "connect":
       return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
     case "grpc-web":
