@@ -8,7 +8,7 @@ export type { LoadedDescriptors } from "./registry.js";
 
 /** Where a backend's descriptors come from. */
 export type DescriptorSource =
-  | { kind: "file"; path: string }
+  | { kind: "file"; path: string; origin?: string }
   | { kind: "reflection"; transport: Transport; timeoutMs?: number; origin?: string };
 
 /**
@@ -18,7 +18,7 @@ export type DescriptorSource =
 export async function loadDescriptors(source: DescriptorSource): Promise<LoadedDescriptors> {
   switch (source.kind) {
     case "file":
-      return loadFromFile(source.path);
+      return loadFromFile(source.path, source.origin);
     case "reflection": {
       const origin = source.origin ?? "backend";
       const files = await fetchByReflection(source.transport, {

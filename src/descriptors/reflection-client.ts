@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import * as v1 from "../../gen/es/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
 import { DescriptorError } from "./errors.js";
-import { wellKnownFile } from "./registry.js";
+import { wellKnownFile } from "./well-known.js";
 
 /** Options of {@link fetchByReflection}. */
 export interface ReflectionOptions {
@@ -70,18 +70,21 @@ async function session(
     timeoutMs,
   );
   const outbox = createQueue<MessageRequest>();
+  // The deadline is this timer, not the call's `timeoutMs`: Connect clears its own deadline timer
+  // only when the stream completes, and this one is abandoned once the files are in, which left a
+  // 10 s timer holding the process open (`mcpengine tools` lingered).
   try {
     const responses =
       version === "v1"
         ? createClient(v1.ServerReflection, transport).serverReflectionInfo(
             mapAsync(outbox.iterable, (r) => create(v1.ServerReflectionRequestSchema, { messageRequest: r })),
-            { signal: abort.signal, timeoutMs },
+            { signal: abort.signal },
           )
         : createClient(v1alpha.ServerReflection, transport).serverReflectionInfo(
             mapAsync(outbox.iterable, (r) =>
               create(v1alpha.ServerReflectionRequestSchema, { messageRequest: r }),
             ),
-            { signal: abort.signal, timeoutMs },
+            { signal: abort.signal },
           );
     const it = (responses as AsyncIterable<ReflectionResponse>)[Symbol.asyncIterator]();
     const exchange: Exchange = async (req) => {

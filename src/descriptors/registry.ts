@@ -1,42 +1,8 @@
 import { create, createFileRegistry, type DescService, type FileRegistry } from "@bufbuild/protobuf";
-import {
-  type FileDescriptorProto,
-  FileDescriptorSetSchema,
-  file_google_protobuf_any,
-  file_google_protobuf_api,
-  file_google_protobuf_descriptor,
-  file_google_protobuf_duration,
-  file_google_protobuf_empty,
-  file_google_protobuf_field_mask,
-  file_google_protobuf_source_context,
-  file_google_protobuf_struct,
-  file_google_protobuf_timestamp,
-  file_google_protobuf_type,
-  file_google_protobuf_wrappers,
-} from "@bufbuild/protobuf/wkt";
+import { type FileDescriptorProto, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { DescriptorError } from "./errors.js";
-
-/** Well-known type files, used when a server's descriptors leave them out. */
-const WELL_KNOWN = new Map<string, FileDescriptorProto>(
-  [
-    file_google_protobuf_any,
-    file_google_protobuf_api,
-    file_google_protobuf_descriptor,
-    file_google_protobuf_duration,
-    file_google_protobuf_empty,
-    file_google_protobuf_field_mask,
-    file_google_protobuf_source_context,
-    file_google_protobuf_struct,
-    file_google_protobuf_timestamp,
-    file_google_protobuf_type,
-    file_google_protobuf_wrappers,
-  ].map((f) => [f.proto.name, f.proto]),
-);
-
-/** Returns the bundled copy of a well-known type file, if `name` is one. */
-export function wellKnownFile(name: string): FileDescriptorProto | undefined {
-  return WELL_KNOWN.get(name);
-}
+import { repairFiles } from "./repair.js";
+import { WELL_KNOWN } from "./well-known.js";
 
 /** Services that are infrastructure, not business APIs: never tools. */
 const INFRASTRUCTURE = /^grpc\.(reflection|health)\./;
@@ -54,7 +20,7 @@ export interface LoadedDescriptors {
  */
 export function buildRegistry(files: readonly FileDescriptorProto[], origin: string): LoadedDescriptors {
   const byName = new Map<string, FileDescriptorProto>();
-  for (const f of files) if (!byName.has(f.name)) byName.set(f.name, f);
+  for (const f of repairFiles(files, origin)) if (!byName.has(f.name)) byName.set(f.name, f);
   for (const f of [...byName.values()]) addMissingWellKnown(f, byName);
   const missing = [...byName.values()].flatMap((f) => f.dependency.filter((d) => !byName.has(d)));
   if (missing.length > 0) {
@@ -67,7 +33,8 @@ export function buildRegistry(files: readonly FileDescriptorProto[], origin: str
   try {
     registry = createFileRegistry(create(FileDescriptorSetSchema, { file: topological(byName) }));
   } catch (err) {
-    throw new DescriptorError("invalid", `${origin}: invalid descriptors: ${(err as Error).message}`);
+    const reason = (err instanceof Error && err.message) || String(err) || "rejected by the registry";
+    throw new DescriptorError("invalid", `${origin}: invalid descriptors: ${reason}`);
   }
   const services: DescService[] = [];
   for (const file of registry.files) {

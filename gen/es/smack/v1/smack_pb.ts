@@ -4,8 +4,10 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
+import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_mcpengine_v1_options } from "../../mcpengine/v1/options_pb.js";
 import type { Message as Message$1 } from "@bufbuild/protobuf";
 
@@ -13,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file smack/v1/smack.proto.
  */
 export const file_smack_v1_smack: GenFile = /*@__PURE__*/
-  fileDesc("ChRzbWFjay92MS9zbWFjay5wcm90bxIIc21hY2sudjEidQoHTWVzc2FnZRIKCgJpZBgBIAEoAxIPCgdjaGFubmVsGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJHChJSZWFkQ2hhbm5lbFJlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCRINCgVsaW1pdBgCIAEoBRIRCgliZWZvcmVfaWQYAyABKAMiUgoTUmVhZENoYW5uZWxSZXNwb25zZRIjCghtZXNzYWdlcxgBIAMoCzIRLnNtYWNrLnYxLk1lc3NhZ2USFgoObmV4dF9iZWZvcmVfaWQYAiABKAMiNgoVV3JpdGVUb0NoYW5uZWxSZXF1ZXN0Eg8KB2NoYW5uZWwYASABKAkSDAoEdGV4dBgCIAEoCSI8ChZXcml0ZVRvQ2hhbm5lbFJlc3BvbnNlEiIKB21lc3NhZ2UYASABKAsyES5zbWFjay52MS5NZXNzYWdlIhUKE0xpc3RDaGFubmVsc1JlcXVlc3QiOwoUTGlzdENoYW5uZWxzUmVzcG9uc2USIwoIY2hhbm5lbHMYASADKAsyES5zbWFjay52MS5DaGFubmVsIi4KB0NoYW5uZWwSDAoEbmFtZRgBIAEoCRIVCg1tZXNzYWdlX2NvdW50GAIgASgDIjwKE1dhdGNoQ2hhbm5lbFJlcXVlc3QSDwoHY2hhbm5lbBgBIAEoCRIUCgxtYXhfbWVzc2FnZXMYAiABKAUiOgoUV2F0Y2hDaGFubmVsUmVzcG9uc2USIgoHbWVzc2FnZRgBIAEoCzIRLnNtYWNrLnYxLk1lc3NhZ2UyxgQKDFNtYWNrU2VydmljZRLNAQoLUmVhZENoYW5uZWwSHC5zbWFjay52MS5SZWFkQ2hhbm5lbFJlcXVlc3QaHS5zbWFjay52MS5SZWFkQ2hhbm5lbFJlc3BvbnNlIoABkAIBkqEZGhIMUmVhZCBjaGFubmVsQgpzbWFjay5yZWFkoqEZWwojc21hY2s6Ly9jaGFubmVscy97Y2hhbm5lbH0vbWVzc2FnZXMSEGNoYW5uZWxfbWVzc2FnZXMaEENoYW5uZWwgbWVzc2FnZXMqEGFwcGxpY2F0aW9uL2pzb24SfgoOV3JpdGVUb0NoYW5uZWwSHy5zbWFjay52MS5Xcml0ZVRvQ2hhbm5lbFJlcXVlc3QaIC5zbWFjay52MS5Xcml0ZVRvQ2hhbm5lbFJlc3BvbnNlIimSoRklEhBXcml0ZSB0byBjaGFubmVsKAAwADgAQgtzbWFjay53cml0ZRJxCgxMaXN0Q2hhbm5lbHMSHS5zbWFjay52MS5MaXN0Q2hhbm5lbHNSZXF1ZXN0Gh4uc21hY2sudjEuTGlzdENoYW5uZWxzUmVzcG9uc2UiIpACAZKhGRsSDUxpc3QgY2hhbm5lbHNCCnNtYWNrLnJlYWQScwoMV2F0Y2hDaGFubmVsEh0uc21hY2sudjEuV2F0Y2hDaGFubmVsUmVxdWVzdBoeLnNtYWNrLnYxLldhdGNoQ2hhbm5lbFJlc3BvbnNlIiKQAgGSoRkbEg1XYXRjaCBjaGFubmVsQgpzbWFjay5yZWFkMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_mcpengine_v1_options]);
+  fileDesc("ChRzbWFjay92MS9zbWFjay5wcm90bxIIc21hY2sudjEidQoHTWVzc2FnZRIKCgJpZBgBIAEoAxIPCgdjaGFubmVsGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKYAQoSUmVhZENoYW5uZWxSZXF1ZXN0EjwKB2NoYW5uZWwYASABKAlCK+BBArpIJcgBAXIgEAEYUDIaXlthLXowLTldW2EtejAtOV8tXXswLDc5fSQSHgoFbGltaXQYAiABKAVCCrpIBxoFGMgBKAFIAIgBARIaCgliZWZvcmVfaWQYAyABKANCB7pIBCICKABCCAoGX2xpbWl0IlIKE1JlYWRDaGFubmVsUmVzcG9uc2USIwoIbWVzc2FnZXMYASADKAsyES5zbWFjay52MS5NZXNzYWdlEhYKDm5leHRfYmVmb3JlX2lkGAIgASgDInUKFVdyaXRlVG9DaGFubmVsUmVxdWVzdBI8CgdjaGFubmVsGAEgASgJQivgQQK6SCXIAQFyIBABGFAyGl5bYS16MC05XVthLXowLTlfLV17MCw3OX0kEh4KBHRleHQYAiABKAlCEOBBArpICsgBAXIFEAEYoB8iPAoWV3JpdGVUb0NoYW5uZWxSZXNwb25zZRIiCgdtZXNzYWdlGAEgASgLMhEuc21hY2sudjEuTWVzc2FnZSIVChNMaXN0Q2hhbm5lbHNSZXF1ZXN0IjsKFExpc3RDaGFubmVsc1Jlc3BvbnNlEiMKCGNoYW5uZWxzGAEgAygLMhEuc21hY2sudjEuQ2hhbm5lbCIuCgdDaGFubmVsEgwKBG5hbWUYASABKAkSFQoNbWVzc2FnZV9jb3VudBgCIAEoAyLFAQoTV2F0Y2hDaGFubmVsUmVxdWVzdBI8CgdjaGFubmVsGAEgASgJQivgQQK6SCXIAQFyIBABGFAyGl5bYS16MC05XVthLXowLTlfLV17MCw3OX0kEiQKDG1heF9tZXNzYWdlcxgCIAEoBUIJukgGGgQYZCgBSACIAQESOQoIbWF4X3dhaXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDLpICaoBBiICCDwqAEIPCg1fbWF4X21lc3NhZ2VzIjoKFFdhdGNoQ2hhbm5lbFJlc3BvbnNlEiIKB21lc3NhZ2UYASABKAsyES5zbWFjay52MS5NZXNzYWdlMsYECgxTbWFja1NlcnZpY2USzQEKC1JlYWRDaGFubmVsEhwuc21hY2sudjEuUmVhZENoYW5uZWxSZXF1ZXN0Gh0uc21hY2sudjEuUmVhZENoYW5uZWxSZXNwb25zZSKAAZACAZKhGRoSDFJlYWQgY2hhbm5lbEIKc21hY2sucmVhZKKhGVsKI3NtYWNrOi8vY2hhbm5lbHMve2NoYW5uZWx9L21lc3NhZ2VzEhBjaGFubmVsX21lc3NhZ2VzGhBDaGFubmVsIG1lc3NhZ2VzKhBhcHBsaWNhdGlvbi9qc29uEn4KDldyaXRlVG9DaGFubmVsEh8uc21hY2sudjEuV3JpdGVUb0NoYW5uZWxSZXF1ZXN0GiAuc21hY2sudjEuV3JpdGVUb0NoYW5uZWxSZXNwb25zZSIpkqEZJRIQV3JpdGUgdG8gY2hhbm5lbCgAMAA4AEILc21hY2sud3JpdGUScQoMTGlzdENoYW5uZWxzEh0uc21hY2sudjEuTGlzdENoYW5uZWxzUmVxdWVzdBoeLnNtYWNrLnYxLkxpc3RDaGFubmVsc1Jlc3BvbnNlIiKQAgGSoRkbEg1MaXN0IGNoYW5uZWxzQgpzbWFjay5yZWFkEnMKDFdhdGNoQ2hhbm5lbBIdLnNtYWNrLnYxLldhdGNoQ2hhbm5lbFJlcXVlc3QaHi5zbWFjay52MS5XYXRjaENoYW5uZWxSZXNwb25zZSIikAIBkqEZGxINV2F0Y2ggY2hhbm5lbEIKc21hY2sucmVhZDABYgZwcm90bzM", [file_buf_validate_validate, file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_timestamp, file_mcpengine_v1_options]);
 
 /**
  * A chat message.
@@ -69,7 +71,8 @@ export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
  */
 export type ReadChannelRequest = Message$1<"smack.v1.ReadChannelRequest"> & {
   /**
-   * Channel name, e.g. "general".
+   * Channel name, e.g. "general": 1-80 lowercase letters, digits, '-' and '_',
+   * starting with a letter or digit.
    *
    * @generated from field: string channel = 1;
    */
@@ -78,12 +81,12 @@ export type ReadChannelRequest = Message$1<"smack.v1.ReadChannelRequest"> & {
   /**
    * Maximum number of messages to return (1-200). Default 50.
    *
-   * @generated from field: int32 limit = 2;
+   * @generated from field: optional int32 limit = 2;
    */
-  limit: number;
+  limit?: number | undefined;
 
   /**
-   * Only return messages older than this id (for paging back).
+   * Only return messages older than this id (for paging back); 0 for the newest.
    *
    * @generated from field: int64 before_id = 3;
    */
@@ -128,7 +131,8 @@ export const ReadChannelResponseSchema: GenMessage<ReadChannelResponse> = /*@__P
  */
 export type WriteToChannelRequest = Message$1<"smack.v1.WriteToChannelRequest"> & {
   /**
-   * Channel name; created on first write. Lowercase letters, digits, '-' and '_'.
+   * Channel name; created on first write. 1-80 lowercase letters, digits, '-'
+   * and '_', starting with a letter or digit.
    *
    * @generated from field: string channel = 1;
    */
@@ -186,6 +190,8 @@ export const ListChannelsRequestSchema: GenMessage<ListChannelsRequest> = /*@__P
  */
 export type ListChannelsResponse = Message$1<"smack.v1.ListChannelsResponse"> & {
   /**
+   * Every channel, by name.
+   *
    * @generated from field: repeated smack.v1.Channel channels = 1;
    */
   channels: Channel[];
@@ -205,11 +211,15 @@ export const ListChannelsResponseSchema: GenMessage<ListChannelsResponse> = /*@_
  */
 export type Channel = Message$1<"smack.v1.Channel"> & {
   /**
+   * Channel name.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * Number of messages in the channel.
+   *
    * @generated from field: int64 message_count = 2;
    */
   messageCount: bigint;
@@ -227,7 +237,8 @@ export const ChannelSchema: GenMessage<Channel> = /*@__PURE__*/
  */
 export type WatchChannelRequest = Message$1<"smack.v1.WatchChannelRequest"> & {
   /**
-   * Channel to watch.
+   * Channel to watch: 1-80 lowercase letters, digits, '-' and '_', starting
+   * with a letter or digit.
    *
    * @generated from field: string channel = 1;
    */
@@ -236,9 +247,19 @@ export type WatchChannelRequest = Message$1<"smack.v1.WatchChannelRequest"> & {
   /**
    * Stop after this many messages (1-100). Default 10.
    *
-   * @generated from field: int32 max_messages = 2;
+   * @generated from field: optional int32 max_messages = 2;
    */
-  maxMessages: number;
+  maxMessages?: number | undefined;
+
+  /**
+   * Stop waiting after this long (more than 0s, at most 60s), e.g. "5s".
+   * Default 10s. The watch then ends normally with the messages collected so
+   * far; a call deadline that expires first (the gateway's backend timeout,
+   * 30s by default) fails the call instead.
+   *
+   * @generated from field: google.protobuf.Duration max_wait = 3;
+   */
+  maxWait?: Duration | undefined;
 };
 
 /**
@@ -306,7 +327,8 @@ export const SmackService: GenService<{
   },
   /**
    * Stream new messages of a channel as they are posted. The stream ends
-   * after max_messages messages or when the call's deadline expires.
+   * normally after max_messages messages or when max_wait has elapsed, with
+   * the messages collected so far as the answer.
    *
    * @generated from rpc smack.v1.SmackService.WatchChannel
    */

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Duration } from "../../google/protobuf/duration.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "smack.v1";
@@ -41,11 +42,16 @@ export interface Message {
 }
 
 export interface ReadChannelRequest {
-  /** Channel name, e.g. "general". */
+  /**
+   * Channel name, e.g. "general": 1-80 lowercase letters, digits, '-' and '_',
+   * starting with a letter or digit.
+   */
   channel: string;
   /** Maximum number of messages to return (1-200). Default 50. */
-  limit: number;
-  /** Only return messages older than this id (for paging back). */
+  limit?:
+    | number
+    | undefined;
+  /** Only return messages older than this id (for paging back); 0 for the newest. */
   beforeId: string;
 }
 
@@ -57,7 +63,10 @@ export interface ReadChannelResponse {
 }
 
 export interface WriteToChannelRequest {
-  /** Channel name; created on first write. Lowercase letters, digits, '-' and '_'. */
+  /**
+   * Channel name; created on first write. 1-80 lowercase letters, digits, '-'
+   * and '_', starting with a letter or digit.
+   */
   channel: string;
   /** Message text (1-4000 characters). */
   text: string;
@@ -72,20 +81,35 @@ export interface ListChannelsRequest {
 }
 
 export interface ListChannelsResponse {
+  /** Every channel, by name. */
   channels: Channel[];
 }
 
 /** A channel and its size. */
 export interface Channel {
+  /** Channel name. */
   name: string;
+  /** Number of messages in the channel. */
   messageCount: string;
 }
 
 export interface WatchChannelRequest {
-  /** Channel to watch. */
+  /**
+   * Channel to watch: 1-80 lowercase letters, digits, '-' and '_', starting
+   * with a letter or digit.
+   */
   channel: string;
   /** Stop after this many messages (1-100). Default 10. */
-  maxMessages: number;
+  maxMessages?:
+    | number
+    | undefined;
+  /**
+   * Stop waiting after this long (more than 0s, at most 60s), e.g. "5s".
+   * Default 10s. The watch then ends normally with the messages collected so
+   * far; a call deadline that expires first (the gateway's backend timeout,
+   * 30s by default) fails the call instead.
+   */
+  maxWait: Duration | undefined;
 }
 
 export interface WatchChannelResponse {
@@ -231,7 +255,7 @@ export const Message: MessageFns<Message> = {
 };
 
 function createBaseReadChannelRequest(): ReadChannelRequest {
-  return { channel: "", limit: 0, beforeId: "0" };
+  return { channel: "", limit: undefined, beforeId: "0" };
 }
 
 export const ReadChannelRequest: MessageFns<ReadChannelRequest> = {
@@ -239,7 +263,7 @@ export const ReadChannelRequest: MessageFns<ReadChannelRequest> = {
     if (message.channel !== "") {
       writer.uint32(10).string(message.channel);
     }
-    if (message.limit !== 0) {
+    if (message.limit !== undefined) {
       writer.uint32(16).int32(message.limit);
     }
     if (message.beforeId !== "0") {
@@ -300,7 +324,7 @@ export const ReadChannelRequest: MessageFns<ReadChannelRequest> = {
   fromJSON(object: any): ReadChannelRequest {
     return {
       channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
-      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
       beforeId: isSet(object.beforeId)
         ? globalThis.String(object.beforeId)
         : isSet(object.before_id)
@@ -314,7 +338,7 @@ export const ReadChannelRequest: MessageFns<ReadChannelRequest> = {
     if (message.channel !== "") {
       obj.channel = message.channel;
     }
-    if (message.limit !== 0) {
+    if (message.limit !== undefined) {
       obj.limit = Math.round(message.limit);
     }
     if (message.beforeId !== "0") {
@@ -329,7 +353,7 @@ export const ReadChannelRequest: MessageFns<ReadChannelRequest> = {
   fromPartial<I extends Exact<DeepPartial<ReadChannelRequest>, I>>(object: I): ReadChannelRequest {
     const message = createBaseReadChannelRequest();
     message.channel = object.channel ?? "";
-    message.limit = object.limit ?? 0;
+    message.limit = object.limit ?? undefined;
     message.beforeId = object.beforeId ?? "0";
     return message;
   },
@@ -789,7 +813,7 @@ export const Channel: MessageFns<Channel> = {
 };
 
 function createBaseWatchChannelRequest(): WatchChannelRequest {
-  return { channel: "", maxMessages: 0 };
+  return { channel: "", maxMessages: undefined, maxWait: undefined };
 }
 
 export const WatchChannelRequest: MessageFns<WatchChannelRequest> = {
@@ -797,8 +821,11 @@ export const WatchChannelRequest: MessageFns<WatchChannelRequest> = {
     if (message.channel !== "") {
       writer.uint32(10).string(message.channel);
     }
-    if (message.maxMessages !== 0) {
+    if (message.maxMessages !== undefined) {
       writer.uint32(16).int32(message.maxMessages);
+    }
+    if (message.maxWait !== undefined) {
+      Duration.encode(message.maxWait, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -832,6 +859,14 @@ export const WatchChannelRequest: MessageFns<WatchChannelRequest> = {
             message.maxMessages = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.maxWait = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -851,7 +886,12 @@ export const WatchChannelRequest: MessageFns<WatchChannelRequest> = {
         ? globalThis.Number(object.maxMessages)
         : isSet(object.max_messages)
         ? globalThis.Number(object.max_messages)
-        : 0,
+        : undefined,
+      maxWait: isSet(object.maxWait)
+        ? Duration.fromJSON(object.maxWait)
+        : isSet(object.max_wait)
+        ? Duration.fromJSON(object.max_wait)
+        : undefined,
     };
   },
 
@@ -860,8 +900,11 @@ export const WatchChannelRequest: MessageFns<WatchChannelRequest> = {
     if (message.channel !== "") {
       obj.channel = message.channel;
     }
-    if (message.maxMessages !== 0) {
+    if (message.maxMessages !== undefined) {
       obj.maxMessages = Math.round(message.maxMessages);
+    }
+    if (message.maxWait !== undefined) {
+      obj.maxWait = Duration.toJSON(message.maxWait);
     }
     return obj;
   },
@@ -872,7 +915,10 @@ export const WatchChannelRequest: MessageFns<WatchChannelRequest> = {
   fromPartial<I extends Exact<DeepPartial<WatchChannelRequest>, I>>(object: I): WatchChannelRequest {
     const message = createBaseWatchChannelRequest();
     message.channel = object.channel ?? "";
-    message.maxMessages = object.maxMessages ?? 0;
+    message.maxMessages = object.maxMessages ?? undefined;
+    message.maxWait = (object.maxWait !== undefined && object.maxWait !== null)
+      ? Duration.fromPartial(object.maxWait)
+      : undefined;
     return message;
   },
 };
@@ -987,7 +1033,8 @@ export const SmackServiceService = {
   },
   /**
    * Stream new messages of a channel as they are posted. The stream ends
-   * after max_messages messages or when the call's deadline expires.
+   * normally after max_messages messages or when max_wait has elapsed, with
+   * the messages collected so far as the answer.
    */
   watchChannel: {
     path: "/smack.v1.SmackService/WatchChannel" as const,
@@ -1013,7 +1060,8 @@ export interface SmackServiceServer extends UntypedServiceImplementation {
   listChannels: handleUnaryCall<ListChannelsRequest, ListChannelsResponse>;
   /**
    * Stream new messages of a channel as they are posted. The stream ends
-   * after max_messages messages or when the call's deadline expires.
+   * normally after max_messages messages or when max_wait has elapsed, with
+   * the messages collected so far as the answer.
    */
   watchChannel: handleServerStreamingCall<WatchChannelRequest, WatchChannelResponse>;
 }
@@ -1072,7 +1120,8 @@ export interface SmackServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Stream new messages of a channel as they are posted. The stream ends
-   * after max_messages messages or when the call's deadline expires.
+   * normally after max_messages messages or when max_wait has elapsed, with
+   * the messages collected so far as the answer.
    */
   watchChannel(
     request: WatchChannelRequest,
