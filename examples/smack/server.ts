@@ -1,5 +1,5 @@
 import { pathToFileURL } from "node:url";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import { SmackServiceService } from "../../gen/grpc-js/smack/v1/smack.js";
 import { addReflection } from "../shared/reflection.js";
 import { openDatabase } from "./db.js";
@@ -17,6 +17,8 @@ export interface SmackOptions {
   readonly dataDir?: string;
   /** Postgres schema to use (created if missing, dropped on close): isolates test runs. */
   readonly schema?: string;
+  /** grpc-js server interceptors around every call, reflection included (tests count calls with one). None by default. */
+  readonly interceptors?: readonly ServerInterceptor[];
 }
 
 /** A running Smack server. */
@@ -42,7 +44,7 @@ export async function startSmack(options: SmackOptions = {}): Promise<RunningSma
   const store = new MessageStore(db);
   await store.migrate();
   const service = createSmackService(store);
-  const server = new Server();
+  const server = new Server(options.interceptors ? { interceptors: [...options.interceptors] } : {});
   server.addService(SmackServiceService, service.implementation);
   addReflection(server, ["smack.v1.SmackService"]);
   const host = options.host ?? "127.0.0.1";

@@ -6,14 +6,12 @@ import type {
   WatchChannelRequest,
   WatchChannelResponse,
 } from "../../gen/grpc-js/smack/v1/smack.js";
-import { type FieldViolation, invalidArgument, rpcError } from "../shared/rich-status.js";
+import { invalidArgument, rpcError } from "../shared/rich-status.js";
+import { checkReadChannel, checkWatchChannel, checkWriteToChannel } from "./checks.js";
 import type { MessageStore, StoredMessage } from "./store.js";
 
 /** Metadata key the gateway sets to the caller's verified subject. */
 export const SUBJECT_METADATA = "x-mcpengine-subject";
-
-const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,79}$/;
-const MAX_TEXT = 4000;
 
 function toProto(m: StoredMessage): Message {
   return { id: m.id, channel: m.channel, author: m.author, text: m.text, createTime: m.createdAt };
@@ -22,16 +20,6 @@ function toProto(m: StoredMessage): Message {
 function authorOf(metadata: Metadata): string {
   const v = metadata.get(SUBJECT_METADATA)[0];
   return typeof v === "string" && v !== "" ? v : "anonymous";
-}
-
-function checkChannel(channel: string, violations: FieldViolation[]): void {
-  if (!CHANNEL_NAME.test(channel)) {
-    violations.push({
-      field: "channel",
-      description:
-        "must be 1-80 characters of lowercase letters, digits, '-' and '_', starting with a letter or digit",
-    });
-  }
 }
 
 /** Runs an async handler and reports failures as gRPC errors instead of crashing. */
@@ -59,34 +47,22 @@ export function createSmackService(store: MessageStore): SmackService {
 
   const implementation: SmackServiceServer = {
     readChannel: unary(async (req) => {
-      const violations: FieldViolation[] = [];
-      checkChannel(req.channel, violations);
-      const limit = req.limit === 0 ? 50 : req.limit;
-      if (limit < 1 || limit > 200)
-        violations.push({ field: "limit", description: "must be between 1 and 200" });
-      if (BigInt(req.beforeId) < 0n)
-        violations.push({ field: "before_id", description: "must not be negative" });
-      if (violations.length > 0) throw invalidArgument("invalid ReadChannel request", violations);
-      if (!(await store.channelExists(req.channel))) {
-        throw rpcError(status.NOT_FOUND, `channel "${req.channel}" does not exist`);
+      const checked = checkReadChannel(req);
+      if ("violations" in checked) throw invalidArgument("invalid ReadChannel request", checked.violations);
+      const { channel, limit, beforeId } = checked.value;
+      if (!(await store.channelExists(channel))) {
+        throw rpcError(status.NOT_FOUND, `channel "${channel}" does not exist`);
       }
-      const { messages, more } = await store.read(
-        req.channel,
-        limit,
-        req.beforeId === "0" ? undefined : req.beforeId,
-      );
+      const { messages, more } = await store.read(channel, limit, beforeId);
       return { messages: messages.map(toProto), nextBeforeId: more && messages[0] ? messages[0].id : "0" };
     }),
 
     writeToChannel: unary(async (req, metadata) => {
-      const violations: FieldViolation[] = [];
-      checkChannel(req.channel, violations);
-      const length = [...req.text].length;
-      if (length < 1 || length > MAX_TEXT) {
-        violations.push({ field: "text", description: `must be 1-${MAX_TEXT} characters` });
+      const checked = checkWriteToChannel(req);
+      if ("violations" in checked) {
+        throw invalidArgument("invalid WriteToChannel request", checked.violations);
       }
-      if (violations.length > 0) throw invalidArgument("invalid WriteToChannel request", violations);
-      const stored = await store.write(req.channel, authorOf(metadata), req.text);
+      const stored = await store.write(checked.value.channel, authorOf(metadata), checked.value.text);
       bus.emit(stored.channel, stored);
       return { message: toProto(stored) };
     }),
@@ -97,26 +73,37 @@ export function createSmackService(store: MessageStore): SmackService {
     }),
 
     watchChannel(call: ServerWritableStream<WatchChannelRequest, WatchChannelResponse>) {
-      const violations: FieldViolation[] = [];
-      checkChannel(call.request.channel, violations);
-      const max = call.request.maxMessages === 0 ? 10 : call.request.maxMessages;
-      if (max < 1 || max > 100)
-        violations.push({ field: "max_messages", description: "must be between 1 and 100" });
-      if (violations.length > 0) {
-        call.destroy(invalidArgument("invalid WatchChannel request", violations));
+      const checked = checkWatchChannel(call.request);
+      if ("violations" in checked) {
+        // An "error" event is how a grpc-js server stream ends with a status: the
+        // stream records it and ends, and ending sends it. `destroy(err)` would
+        // tear the stream down before it ends, so no status would ever be sent
+        // and the client would wait for its deadline.
+        call.emit("error", invalidArgument("invalid WatchChannel request", checked.violations));
         return;
       }
+      const { channel, maxMessages, maxWaitMs } = checked.value;
       let sent = 0;
+      let open = true;
+      let timer: NodeJS.Timeout | undefined;
       const onMessage = (m: StoredMessage) => {
         call.write({ message: toProto(m) });
-        sent++;
-        if (sent >= max) {
-          stop();
-          call.end();
-        }
+        if (++sent >= maxMessages) finish();
       };
-      const stop = () => bus.off(call.request.channel, onMessage);
-      bus.on(call.request.channel, onMessage);
+      /** Stops listening; false if already stopped. */
+      const stop = () => {
+        if (!open) return false;
+        open = false;
+        clearTimeout(timer);
+        bus.off(channel, onMessage);
+        return true;
+      };
+      // Enough messages, or max_wait elapsed: end normally (OK) with what was sent.
+      const finish = () => {
+        if (stop()) call.end();
+      };
+      bus.on(channel, onMessage);
+      timer = setTimeout(finish, maxWaitMs);
       // Cancellation and deadline expiry both surface as "cancelled".
       call.on("cancelled", stop);
       call.on("close", stop);
