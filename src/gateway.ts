@@ -1,7 +1,13 @@
 import { createResourceServer, type ResourceServer } from "./auth/index.js";
-import { buildSurface, buildTools, type Surface, type ToolDef } from "./catalog/index.js";
-import type { GatewayConfig } from "./config/index.js";
-import { loadDescriptors } from "./descriptors/index.js";
+import {
+  type BackendServices,
+  buildSurface,
+  buildTools,
+  type Surface,
+  type ToolDef,
+} from "./catalog/index.js";
+import type { BackendConfig, GatewayConfig } from "./config/index.js";
+import { DescriptorError, loadDescriptors } from "./descriptors/index.js";
 import {
   createMcpHttp,
   createMetadataHandler,
@@ -18,66 +24,165 @@ import {
   createBackendTransport,
   createReflectionTransport,
 } from "./invoke/index.js";
-import { createMcpServer, type McpServer } from "./mcp/index.js";
+import { type Catalog, createMcpServer, type McpServer } from "./mcp/index.js";
 import { VERSION } from "./version.js";
+
+/** Whether a backend's descriptors are loaded, and why not. */
+export interface BackendStatus {
+  readonly name: string;
+  readonly ready: boolean;
+  /** The last failure to load its descriptors, while not ready. */
+  readonly error?: string;
+}
 
 /** A running (or ready to run) gateway. */
 export interface Gateway {
+  /** The tools of the current catalog (it grows as late backends come up). */
   readonly tools: readonly ToolDef[];
-  /** Resources, templates, prompts, completion and subscription handlers. */
+  /** Resources, templates, prompts, completion and subscription handlers of the current catalog. */
   readonly surface: Surface;
   /** The HTTP endpoints (sessions live here). */
   readonly http: McpHttp;
   readonly mcp: McpServer;
   /** The resource server, when auth is configured. */
   readonly auth: ResourceServer | undefined;
+  /** Each configured backend, in config order. */
+  backends(): readonly BackendStatus[];
   /** Starts the HTTP listener on the configured address. */
   listen(): Promise<HttpListener>;
+  /** Stops retrying backends that are not ready and ends every session. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createGateway} that are not configuration. */
+export interface GatewayOptions {
+  /** Operator messages (a backend not ready, retried, ready); default: none. */
+  readonly log?: (message: string) => void;
+  /** First delay before retrying a backend that was unreachable (doubles up to 30 s; default 1 s). */
+  readonly retryMs?: number;
+}
+
+/** Longest wait between two attempts to reach a backend that is down. */
+const MAX_RETRY_MS = 30_000;
+
+interface BackendSlot {
+  readonly config: BackendConfig;
+  services?: BackendServices["services"];
+  handle?: BackendHandle;
+  error?: string;
+  timer?: NodeJS.Timeout;
 }
 
 /**
  * Creates a gateway from its configuration: loads every backend's descriptors
  * (file or server reflection), builds the tool catalog — failing fast on name
  * collisions — and wires the MCP core to the Streamable HTTP endpoint.
+ *
+ * A backend that cannot be reached for reflection does not stop the gateway:
+ * it starts without that backend's tools, retries with exponential backoff,
+ * and when the backend answers, swaps in a catalog with its tools and tells
+ * connected sessions (`notifications/tools/list_changed`, MCP 2025-11-25
+ * server/tools "List Changed Notification"). Descriptors that are missing or
+ * invalid, or a backend without reflection, remain start-up errors.
  */
-export async function createGateway(config: GatewayConfig): Promise<Gateway> {
-  const handles = new Map<string, BackendHandle>();
-  const catalogInput = await Promise.all(
-    config.backends.map(async (b) => {
-      const transport = createBackendTransport({ target: b.target, name: b.name, protocol: b.protocol });
-      const loaded = await loadDescriptors(
-        b.descriptors.kind === "file"
-          ? b.descriptors
-          : // Reflection is a gRPC service: always asked over gRPC, whatever the backend's call protocol.
-            { kind: "reflection", transport: createReflectionTransport(b.target) },
-      );
-      const wanted = new Set(b.services);
-      const services = loaded.services.filter((s) => wanted.size === 0 || wanted.has(s.typeName));
-      for (const name of wanted) {
-        if (!services.some((s) => s.typeName === name)) {
-          throw new Error(`backend "${b.name}": service ${name} is not in its descriptors`);
-        }
+export async function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const log = options.log ?? (() => {});
+  const firstRetryMs = options.retryMs ?? 1_000;
+  const slots: BackendSlot[] = config.backends.map((b) => ({ config: b }));
+  let closed = false;
+
+  /** Loads one backend's descriptors; `down` when it could not be reached, else throws. */
+  async function load(slot: BackendSlot): Promise<"ready" | "down"> {
+    const b = slot.config;
+    const origin = `backend "${b.name}"`;
+    let reflection: ReturnType<typeof createReflectionTransport> | undefined;
+    let loaded: Awaited<ReturnType<typeof loadDescriptors>>;
+    try {
+      if (b.descriptors.kind === "file") {
+        loaded = await loadDescriptors({ ...b.descriptors, origin });
+      } else {
+        // Reflection is a gRPC service: always asked over gRPC, whatever the backend's call protocol.
+        reflection = createReflectionTransport(b.target);
+        loaded = await loadDescriptors({
+          kind: "reflection",
+          transport: reflection.transport,
+          origin: `${origin} (${b.target})`,
+        });
       }
-      handles.set(b.name, {
-        name: b.name,
-        transport,
-        registry: loaded.registry,
-        timeoutMs: b.timeoutMs,
-        validator: createArgumentValidator(loaded.registry),
-      });
-      return { backend: b.name, services };
-    }),
-  );
-  const tools = buildTools(catalogInput);
-  const surface = buildSurface(catalogInput);
+    } catch (err) {
+      if (err instanceof DescriptorError && (err.code === "unavailable" || err.code === "timeout")) {
+        slot.error = err.message;
+        return "down";
+      }
+      throw err;
+    } finally {
+      reflection?.close();
+    }
+    const wanted = new Set(b.services);
+    const services = loaded.services.filter((s) => wanted.size === 0 || wanted.has(s.typeName));
+    for (const name of wanted) {
+      if (!services.some((s) => s.typeName === name)) {
+        throw new Error(`${origin}: service ${name} is not in its descriptors`);
+      }
+    }
+    slot.services = services;
+    slot.handle = {
+      name: b.name,
+      transport: createBackendTransport({ target: b.target, name: b.name, protocol: b.protocol }),
+      registry: loaded.registry,
+      timeoutMs: b.timeoutMs,
+      validator: createArgumentValidator(loaded.registry),
+    };
+    delete slot.error;
+    return "ready";
+  }
+
+  /** The catalog of the backends that are ready. */
+  function catalog(): Catalog & { tools: ToolDef[]; surface: Surface } {
+    const input: BackendServices[] = [];
+    const backends = new Map<string, BackendHandle>();
+    for (const slot of slots) {
+      if (!slot.services || !slot.handle) continue;
+      input.push({ backend: slot.config.name, services: slot.services });
+      backends.set(slot.config.name, slot.handle);
+    }
+    return { tools: buildTools(input), surface: buildSurface(input), backends };
+  }
+
+  function retry(slot: BackendSlot, delayMs: number): void {
+    if (closed) return;
+    log(`backend "${slot.config.name}" is not ready (${slot.error}); retrying in ${formatMs(delayMs)}`);
+    slot.timer = setTimeout(async () => {
+      delete slot.timer;
+      if (closed) return;
+      try {
+        if ((await load(slot)) === "down") return retry(slot, Math.min(delayMs * 2, MAX_RETRY_MS));
+        const next = catalog();
+        current = next;
+        mcp.setCatalog(next);
+        http.broadcast("notifications/tools/list_changed");
+        const count = next.tools.filter((t) => t.backend === slot.config.name).length;
+        log(`backend "${slot.config.name}" is ready: ${count} tools`);
+      } catch (err) {
+        // Reachable now, but its descriptors are unusable (or clash with another backend's): an
+        // operator must act; keep serving the others and try again later.
+        delete slot.services;
+        delete slot.handle;
+        slot.error = err instanceof Error ? err.message : String(err);
+        retry(slot, MAX_RETRY_MS);
+      }
+    }, delayMs);
+    slot.timer.unref();
+  }
+
+  const states = await Promise.all(slots.map(load));
+  let current = catalog();
   const auth = config.auth
     ? createResourceServer(config.auth, config.publicUrl ? { publicUrl: config.publicUrl } : {})
     : undefined;
   const mcp = createMcpServer({
     info: { name: config.serverName, version: VERSION },
-    tools,
-    surface,
-    backends: handles,
+    ...current,
     enforceScopes: auth !== undefined,
     backendHeaders: createBackendCredentials(config),
     ...(config.stateKey ? { stateKey: config.stateKey } : {}),
@@ -103,21 +208,47 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     const metadata = createMetadataHandler(auth);
     for (const path of auth.metadataPaths) routes.set(path, metadata);
   }
+  slots.forEach((slot, i) => {
+    if (states[i] === "down") retry(slot, firstRetryMs);
+  });
+  function stopRetries(): void {
+    closed = true;
+    for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);
+  }
   return {
-    tools,
-    surface,
+    get tools() {
+      return current.tools;
+    },
+    get surface() {
+      return current.surface;
+    },
     http,
     mcp,
     auth,
+    backends: () =>
+      slots.map((s) =>
+        s.handle
+          ? { name: s.config.name, ready: true }
+          : { name: s.config.name, ready: false, error: s.error ?? "" },
+      ),
+    async close() {
+      stopRetries();
+      http.close();
+    },
     async listen() {
       const listener = await listen(config.host, config.port, routes);
       return {
         ...listener,
         close: async () => {
+          stopRetries();
           http.close();
           await listener.close();
         },
       };
     },
   };
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

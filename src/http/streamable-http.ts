@@ -74,6 +74,11 @@ export interface McpHttp {
   readonly messages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Live sessions. */
   sessionCount(): number;
+  /**
+   * Sends a notification to every session on its stream not tied to a request
+   * (the GET stream, or the 2024-11-05 stream), e.g. `notifications/tools/list_changed`.
+   */
+  broadcast(method: string, params?: JsonObject): void;
   /** Ends every session and stops timers. */
   close(): void;
 }
@@ -832,6 +837,9 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     sse: guarded(sse),
     messages: guarded(messages),
     sessionCount: () => sessions.size,
+    broadcast(method, params = {}) {
+      for (const s of sessions.values()) sendOnSession(s, { jsonrpc: "2.0", method, params });
+    },
     close() {
       clearInterval(sweeper);
       options.server.close();

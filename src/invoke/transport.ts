@@ -4,6 +4,7 @@ import {
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
+  Http2SessionManager,
 } from "@connectrpc/connect-node";
 import { createH2GrpcTransport } from "./h2-grpc.js";
 
@@ -41,8 +42,15 @@ export function createBackendTransport(options: TransportOptions): Transport {
 
 /**
  * A gRPC transport for server reflection, a bidi-streaming service: Connect's
- * own gRPC transport, used once at startup.
+ * own gRPC transport over a connection of its own, which `close()` ends once
+ * the descriptors are in (an idle HTTP/2 connection would otherwise keep the
+ * process alive until Connect's idle timeout).
  */
-export function createReflectionTransport(target: string): Transport {
-  return createGrpcTransport({ baseUrl: target.replace(/\/+$/, "") });
+export function createReflectionTransport(target: string): { transport: Transport; close(): void } {
+  const baseUrl = target.replace(/\/+$/, "");
+  const sessionManager = new Http2SessionManager(baseUrl);
+  return {
+    transport: createGrpcTransport({ baseUrl, sessionManager }),
+    close: () => sessionManager.abort(),
+  };
 }

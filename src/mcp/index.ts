@@ -1,6 +1,7 @@
 export { decodeHeaderValue, headerText } from "./headers.js";
 export * from "./jsonrpc.js";
 export {
+  type Catalog,
   createMcpServer,
   type Exchange,
   InsufficientScopeError,

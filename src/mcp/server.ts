@@ -104,11 +104,8 @@ export interface ServerInfo {
 }
 
 /** Options of {@link createMcpServer}. */
-export interface McpServerOptions {
+export interface McpServerOptions extends Catalog {
   readonly info: ServerInfo;
-  readonly tools: readonly ToolDef[];
-  readonly surface?: Surface;
-  readonly backends: ReadonlyMap<string, BackendHandle>;
   readonly instructions?: string;
   /** Enforce the scopes declared in proto (auth on). */
   readonly enforceScopes?: boolean;
@@ -136,6 +133,8 @@ export interface McpServer {
   knows(method: string, stateless: boolean): boolean;
   /** Ends open subscriptions gracefully (their listen requests complete). */
   close(): void;
+  /** Serves another catalog from the next request on (requests in flight finish with theirs). */
+  setCatalog(catalog: Catalog): void;
 }
 
 /** How long clients may cache list results in 2026-07-28 (basic/utilities "Caching"). */
@@ -174,16 +173,6 @@ const INPUT_CAPABILITY: { readonly [method: string]: string } = {
  * built once: they only change when the catalog does.
  */
 export function createMcpServer(options: McpServerOptions): McpServer {
-  const surface: Surface = options.surface ?? {
-    resources: [],
-    templates: [],
-    prompts: [],
-    completion: undefined,
-    subscription: undefined,
-  };
-  const toolsByName = new Map(options.tools.map((t) => [t.name, t]));
-  const promptsByName = new Map(surface.prompts.map((p) => [p.name, p]));
-  const resourcesByUri = new Map(surface.resources.map((r) => [r.uri, r]));
   const enforce = options.enforceScopes === true;
   const pageSize = options.pageSize ?? 100;
   const sealer: StateSealer = createStateSealer(options.stateKey);
@@ -191,55 +180,8 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   const cacheScope = enforce ? "private" : "public";
   /** Open subscriptions/listen streams, ended gracefully by close(). */
   const listening = new Set<AbortController>();
-
-  const lists = {
-    tools: options.tools.map((t) => ({
-      def: t as Bound & { scopes: readonly string[] },
-      wire: describeTool(t),
-    })),
-    resources: surface.resources.map((r) => ({
-      def: r as Bound,
-      wire: strip({
-        uri: r.uri,
-        name: r.name,
-        title: r.title,
-        description: r.description,
-        mimeType: r.mimeType,
-      }),
-    })),
-    resourceTemplates: surface.templates.map((t) => ({
-      def: t as Bound,
-      wire: strip({
-        uriTemplate: t.uriTemplate,
-        name: t.name,
-        title: t.title,
-        description: t.description,
-        mimeType: t.mimeType,
-      }),
-    })),
-    prompts: surface.prompts.map((p) => ({ def: p as Bound, wire: describePrompt(p) })),
-  };
-
-  const hasResources = surface.resources.length > 0 || surface.templates.length > 0;
-  /** MCP 2025-11-25 basic/lifecycle "Capability Negotiation". */
-  const sessionCapabilities: JsonObject = strip({
-    tools: { listChanged: false },
-    resources: hasResources
-      ? { subscribe: surface.subscription !== undefined, listChanged: false }
-      : undefined,
-    prompts: surface.prompts.length > 0 ? { listChanged: false } : undefined,
-    completions: surface.completion ? {} : undefined,
-    logging: {},
-  }) as JsonObject;
-  /** Stateless: resource updates through subscriptions/listen; the lists never change. */
-  const statelessCapabilities: JsonObject = strip({
-    tools: {},
-    resources: hasResources ? (surface.subscription ? { subscribe: true } : {}) : undefined,
-    prompts: surface.prompts.length > 0 ? {} : undefined,
-    completions: surface.completion ? {} : undefined,
-    logging: {},
-  }) as JsonObject;
-
+  /** The catalog in use: replaced whole, never changed in place; a request reads it once per step. */
+  let cat = snapshot(options);
   /** Whether the caller holds every scope in `required` (always, when scopes are not enforced). */
   function allowed(required: readonly string[], ex: Exchange): boolean {
     if (!enforce || required.length === 0) return true;
@@ -252,8 +194,8 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   }
 
   /** One page of a list (MCP 2025-11-25 server/utilities/pagination). */
-  function page(key: keyof typeof lists, params: JsonObject, ex: Exchange): { [k: string]: unknown } {
-    const all = lists[key];
+  function page(key: keyof typeof cat.lists, params: JsonObject, ex: Exchange): { [k: string]: unknown } {
+    const all = cat.lists[key];
     const visible = enforce ? all.filter((e) => allowed(e.def.scopes, ex)) : all;
     const start = decodeCursor(params.cursor);
     const items = visible.slice(start, start + pageSize).map((e) => e.wire);
@@ -268,14 +210,14 @@ export function createMcpServer(options: McpServerOptions): McpServer {
       case "initialize":
         return strip({
           protocolVersion: negotiateVersion(params.protocolVersion),
-          capabilities: sessionCapabilities,
+          capabilities: cat.sessionCapabilities,
           serverInfo: options.info,
           instructions: options.instructions,
         });
       case "server/discover":
         return {
           supportedVersions: [...SUPPORTED_VERSIONS],
-          capabilities: statelessCapabilities,
+          capabilities: cat.statelessCapabilities,
           ...(options.instructions ? { instructions: options.instructions } : {}),
           _meta: { "io.modelcontextprotocol/serverInfo": { ...options.info } },
         };
@@ -325,7 +267,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     const name = params.name;
     if (typeof name !== "string")
       throw new JsonRpcError(ErrorCode.InvalidParams, "params.name must be a string");
-    const tool = toolsByName.get(name);
+    const tool = cat.toolsByName.get(name);
     if (!tool) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     demand(tool.scopes, ex);
     if (ex.header && tool.headerParams.length > 0) checkParamHeaders(tool, params.arguments, ex.header);
@@ -346,10 +288,10 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     const uri = params.uri;
     if (typeof uri !== "string")
       throw new JsonRpcError(ErrorCode.InvalidParams, "params.uri must be a string");
-    let def: Bound | undefined = resourcesByUri.get(uri);
+    let def: Bound | undefined = cat.resourcesByUri.get(uri);
     let request: JsonObject = {};
     if (!def) {
-      for (const t of surface.templates) {
+      for (const t of cat.surface.templates) {
         const vars = t.template.match(uri);
         if (vars) {
           def = t;
@@ -416,7 +358,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   function subscribe(params: JsonObject, ex: Exchange) {
     const uri = params.uri;
     const session = ex.session;
-    const watch = surface.subscription;
+    const watch = cat.surface.subscription;
     if (!watch || !session)
       throw new JsonRpcError(ErrorCode.MethodNotFound, "Method not found: resources/subscribe");
     if (typeof uri !== "string")
@@ -475,7 +417,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     }
     const requested = Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions : [];
     const uris = requested.filter((u): u is string => typeof u === "string");
-    const watch = surface.subscription;
+    const watch = cat.surface.subscription;
     if (watch && uris.length > 0) demand(watch.scopes, ex);
     const meta = { [SUBSCRIPTION_ID]: id };
     const acknowledged: JsonObject = watch && uris.length > 0 ? { resourceSubscriptions: uris } : {};
@@ -502,7 +444,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   }
 
   function unsubscribe(params: JsonObject, ex: Exchange) {
-    if (!surface.subscription || !ex.session) {
+    if (!cat.surface.subscription || !ex.session) {
       throw new JsonRpcError(ErrorCode.MethodNotFound, "Method not found: resources/unsubscribe");
     }
     if (typeof params.uri !== "string")
@@ -517,7 +459,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     const name = params.name;
     if (typeof name !== "string")
       throw new JsonRpcError(ErrorCode.InvalidParams, "params.name must be a string");
-    const prompt = promptsByName.get(name);
+    const prompt = cat.promptsByName.get(name);
     if (!prompt) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
     demand(prompt.scopes, ex);
     const request = promptRequest(prompt, params.arguments);
@@ -540,7 +482,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     if (!ref || typeof ref !== "object" || !argument || typeof argument.name !== "string") {
       throw new JsonRpcError(ErrorCode.InvalidParams, "params.ref and params.argument.name are required");
     }
-    const handler = surface.completion;
+    const handler = cat.surface.completion;
     if (!handler) return { completion: { values: [], hasMore: false } };
     demand(handler.scopes, ex);
     const context = ((params.context as JsonObject | undefined)?.arguments ?? {}) as JsonObject;
@@ -686,7 +628,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   }
 
   function backendOf(def: Bound): BackendHandle {
-    const backend = options.backends.get(def.backend);
+    const backend = cat.backends.get(def.backend);
     if (!backend) throw new JsonRpcError(ErrorCode.InternalError, `No backend "${def.backend}"`);
     return backend;
   }
@@ -703,6 +645,9 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   return {
     close() {
       for (const stop of listening) stop.abort();
+    },
+    setCatalog(catalog) {
+      cat = snapshot(catalog);
     },
     knows(method, stateless) {
       return COMMON.has(method) || (stateless ? STATELESS_ONLY.has(method) : SESSION_ONLY.has(method));
@@ -785,6 +730,81 @@ function promptRequest(prompt: PromptDef, args: JsonValue | undefined): JsonObje
     request[a.field.jsonName] = v;
   }
   return request;
+}
+
+/** The catalog's tools, surface and backends. */
+export interface Catalog {
+  readonly tools: readonly ToolDef[];
+  readonly surface?: Surface;
+  readonly backends: ReadonlyMap<string, BackendHandle>;
+}
+
+/** Everything derived from a catalog, built once per catalog: lookups, wire forms, capabilities. */
+function snapshot(catalog: Catalog) {
+  const surface: Surface = catalog.surface ?? {
+    resources: [],
+    templates: [],
+    prompts: [],
+    completion: undefined,
+    subscription: undefined,
+  };
+  const lists = {
+    tools: catalog.tools.map((t) => ({
+      def: t as Bound & { scopes: readonly string[] },
+      wire: describeTool(t),
+    })),
+    resources: surface.resources.map((r) => ({
+      def: r as Bound,
+      wire: strip({
+        uri: r.uri,
+        name: r.name,
+        title: r.title,
+        description: r.description,
+        mimeType: r.mimeType,
+      }),
+    })),
+    resourceTemplates: surface.templates.map((t) => ({
+      def: t as Bound,
+      wire: strip({
+        uriTemplate: t.uriTemplate,
+        name: t.name,
+        title: t.title,
+        description: t.description,
+        mimeType: t.mimeType,
+      }),
+    })),
+    prompts: surface.prompts.map((p) => ({ def: p as Bound, wire: describePrompt(p) })),
+  };
+  const hasResources = surface.resources.length > 0 || surface.templates.length > 0;
+  return {
+    surface,
+    backends: catalog.backends,
+    toolsByName: new Map(catalog.tools.map((t) => [t.name, t])),
+    promptsByName: new Map(surface.prompts.map((p) => [p.name, p])),
+    resourcesByUri: new Map(surface.resources.map((r) => [r.uri, r])),
+    lists,
+    /**
+     * MCP 2025-11-25 basic/lifecycle "Capability Negotiation". Tools may change while a
+     * session lasts (a backend that comes up late), announced by notifications/tools/list_changed.
+     */
+    sessionCapabilities: strip({
+      tools: { listChanged: true },
+      resources: hasResources
+        ? { subscribe: surface.subscription !== undefined, listChanged: false }
+        : undefined,
+      prompts: surface.prompts.length > 0 ? { listChanged: false } : undefined,
+      completions: surface.completion ? {} : undefined,
+      logging: {},
+    }) as JsonObject,
+    /** Stateless: resource updates through subscriptions/listen; lists are cached for their ttlMs. */
+    statelessCapabilities: strip({
+      tools: {},
+      resources: hasResources ? (surface.subscription ? { subscribe: true } : {}) : undefined,
+      prompts: surface.prompts.length > 0 ? {} : undefined,
+      completions: surface.completion ? {} : undefined,
+      logging: {},
+    }) as JsonObject,
+  };
 }
 
 /** The wire form of a tool in tools/list (MCP 2025-11-25 server/tools "Tool"). */
