@@ -1,23 +1,37 @@
-import { parseArgs } from "node:util";
 import { parseConfig } from "../config/index.js";
 import { createGateway } from "../gateway.js";
-import { waitForSignal } from "./main.js";
+import type { OptionSpecs, OptionValues } from "./main.js";
+import { stderrLog, waitForSignal } from "./process.js";
+
+/** The options of `mcpengine demo`, each with its default. */
+export const DEMO_OPTIONS = {
+  port: {
+    type: "string",
+    value: "port",
+    default: "8080",
+    help: "Port of the MCP gateway; 0 picks a free one",
+  },
+  host: { type: "string", value: "host", default: "127.0.0.1", help: "Address the gateway listens on" },
+  "smack-port": {
+    type: "string",
+    value: "port",
+    default: "0",
+    help: "Port of Smack's gRPC server; 0 picks a free one",
+  },
+  "data-dir": {
+    type: "string",
+    value: "dir",
+    otherwise: "in memory",
+    help: "Keep Smack's PGlite database in this folder",
+  },
+} as const satisfies OptionSpecs;
 
 /**
  * `mcpengine demo`: Smack on embedded Postgres (PGlite, in memory unless
  * `--data-dir`), found through gRPC server reflection, with the gateway in front.
  * Nothing external is needed; `DATABASE_URL` switches Smack to a real Postgres.
  */
-export async function runDemo(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: "string", default: "8080" },
-      host: { type: "string", default: "127.0.0.1" },
-      "smack-port": { type: "string", default: "0" },
-      "data-dir": { type: "string" },
-    },
-  });
+export async function runDemo(values: OptionValues<typeof DEMO_OPTIONS>): Promise<number> {
   const { startSmack } = await import("../../examples/smack/server.js");
   const smack = await startSmack({
     port: Number(values["smack-port"]),
@@ -32,7 +46,7 @@ export async function runDemo(args: string[]): Promise<number> {
       }),
       { source: "demo" },
     );
-    const gateway = await createGateway(config);
+    const gateway = await createGateway(config, { log: stderrLog });
     const listener = await gateway.listen();
     const url = `${listener.url}${config.path}`;
     process.stderr.write(

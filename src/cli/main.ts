@@ -1,50 +1,254 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile } from "../config/index.js";
 import { createGateway } from "../gateway.js";
-import { runDemo } from "./demo.js";
+import { VERSION } from "../version.js";
+import { DEMO_OPTIONS, runDemo } from "./demo.js";
+import { stderrLog, waitForSignal } from "./process.js";
 import { printTools } from "./tools.js";
 
-const USAGE = `Usage: mcpengine <command> [options]
-
-Commands:
-  serve --config mcpengine.yaml     Run the MCP gateway in front of the configured gRPC backends
-  tools --config mcpengine.yaml     Print the tool catalog (names, descriptions, schemas) [--json]
-  demo [--port 8080]                Run Smack (embedded Postgres) with the gateway in front of it
-`;
-
-/** The `mcpengine` command line; returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  try {
-    switch (command) {
-      case "serve":
-        return await serve(rest);
-      case "tools":
-        return await tools(rest);
-      case "demo":
-        return await runDemo(rest);
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
-      default:
-        process.stderr.write(`mcpengine: unknown command "${command}"\n\n${USAGE}`);
-        return 2;
+/** One option of a command: how it is read, and the line `--help` prints for it. */
+export type OptionSpec =
+  | {
+      readonly type: "string";
+      readonly short?: string;
+      /** What the value is, shown as `--name <value>`. */
+      readonly value: string;
+      /** Used when the option is not given. */
+      readonly default?: string;
+      /** What happens when the option is not given and there is no default value, for the help. */
+      readonly otherwise?: string;
+      readonly help: string;
     }
-  } catch (err) {
-    const message =
-      err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`mcpengine: ${message}\n`);
-    return 1;
-  }
+  | { readonly type: "boolean"; readonly short?: string; readonly help: string };
+
+/** A command's options by name; every command also takes `-h, --help`. */
+export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
+
+/** The values read for `O`: booleans are false when absent, strings with a default always set. */
+export type OptionValues<O extends OptionSpecs> = {
+  readonly [K in keyof O]: O[K] extends { type: "boolean" }
+    ? boolean
+    : O[K] extends { default: string }
+      ? string
+      : string | undefined;
+};
+
+/** A subcommand, after {@link defineCommand}: its help, and `main` taking the arguments after its name. */
+interface Command {
+  readonly name: string;
+  readonly summary: string;
+  usage(): string;
+  main(args: readonly string[]): Promise<number>;
 }
 
-async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
-  const config = await loadConfigFile(values.config ?? "mcpengine.yaml");
-  const gateway = await createGateway(config);
+const CONFIG = {
+  type: "string",
+  short: "c",
+  value: "file",
+  default: "mcpengine.yaml",
+  help: "The gateway configuration, YAML or JSON",
+} as const satisfies OptionSpec;
+
+const COMMANDS: readonly Command[] = [
+  defineCommand({
+    name: "serve",
+    summary: "Run the MCP gateway in front of the configured gRPC backends",
+    options: { config: CONFIG },
+    run: (v) => serve(v.config),
+  }),
+  defineCommand({
+    name: "tools",
+    summary: "Print the tool catalog (names, descriptions, schemas)",
+    options: {
+      config: CONFIG,
+      json: { type: "boolean", help: "Print JSON: the tools/list shape with rpc, backend and scopes" },
+    },
+    run: (v) => tools(v.config, v.json),
+  }),
+  defineCommand({
+    name: "demo",
+    summary: "Run Smack (a gRPC service on embedded Postgres) with the gateway in front of it",
+    options: DEMO_OPTIONS,
+    run: runDemo,
+  }),
+];
+
+/** The `mcpengine` command line; returns the process exit code (2: usage error, 1: failure). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  switch (first) {
+    case undefined:
+      process.stderr.write(usage());
+      return 2;
+    case "help":
+    case "--help":
+    case "-h":
+      return help(rest);
+    case "version":
+    case "--version":
+    case "-v":
+      process.stdout.write(`mcpengine ${VERSION}\n`);
+      return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) {
+    process.stderr.write(`mcpengine: unknown command "${first}"\n\n${usage()}`);
+    return 2;
+  }
+  return command.main(rest);
+}
+
+/** The overview printed by `mcpengine help`. */
+function usage(): string {
+  const rows: [string, string][] = [
+    ...COMMANDS.map((c): [string, string] => [c.name, c.summary]),
+    ["help", "Print this help, or a command's: mcpengine help <command>"],
+    ["version", "Print the version (also --version, -v)"],
+  ];
+  return (
+    `Usage: mcpengine <command> [options]\n\nCommands:\n${table(rows)}\n` +
+    `Run "mcpengine <command> --help" for a command's options.\n`
+  );
+}
+
+/** `mcpengine help [command]`. */
+function help(args: readonly string[]): number {
+  const [name, ...extra] = args;
+  if (name === undefined) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`mcpengine help: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  if (extra[0] !== undefined) {
+    process.stderr.write(`mcpengine help: unexpected argument "${extra[0]}"\n\n${usage()}`);
+    return 2;
+  }
+  process.stdout.write(command.usage());
+  return 0;
+}
+
+/**
+ * Declares a command: its arguments are read against `options` (unknown options and stray
+ * arguments answered with the command's usage and exit code 2, `-h`/`--help` with the usage and 0),
+ * then `run` gets the values. A {@link ConfigError} or other failure is reported on stderr with exit code 1.
+ */
+function defineCommand<O extends OptionSpecs>(spec: {
+  name: string;
+  summary: string;
+  options: O;
+  run: (values: OptionValues<O>) => Promise<number>;
+}): Command {
+  const prefix = `mcpengine ${spec.name}`;
+  const commandUsage = () => {
+    const rows = Object.entries(spec.options).map(([name, o]): [string, string] => [
+      `${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? ` <${o.value}>` : ""}`,
+      `${o.help} (default: ${o.type === "boolean" ? "off" : (o.default ?? o.otherwise ?? "none")})`,
+    ]);
+    rows.push(["-h, --help", "Print this help"]);
+    return `Usage: ${prefix} [options]\n\n${spec.summary}.\n\nOptions:\n${table(rows)}`;
+  };
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage: commandUsage,
+    async main(args) {
+      const parsed = parseOptions(spec.options, args);
+      switch (parsed.kind) {
+        case "help":
+          process.stdout.write(commandUsage());
+          return 0;
+        case "error":
+          process.stderr.write(`${prefix}: ${parsed.error}\n\n${commandUsage()}`);
+          return 2;
+        case "values":
+          try {
+            return await spec.run(parsed.values);
+          } catch (err) {
+            process.stderr.write(`${prefix}: ${failure(err)}\n`);
+            return 1;
+          }
+      }
+    },
+  };
+}
+
+/** The result of reading a command's arguments. */
+type ParsedOptions<O extends OptionSpecs> =
+  | { readonly kind: "values"; readonly values: OptionValues<O> }
+  | { readonly kind: "help" }
+  | { readonly kind: "error"; readonly error: string };
+
+/**
+ * Reads `args` against `options` with `node:util` `parseArgs`, in its lenient mode so that every
+ * mistake comes back as a value with our own wording instead of a thrown TypeError. `-h`/`--help`
+ * anywhere wins; a string option followed by something that looks like an option has no value
+ * (give `--name=-x` to mean it), as in `parseArgs`' strict mode.
+ */
+function parseOptions<O extends OptionSpecs>(options: O, args: readonly string[]): ParsedOptions<O> {
+  const { tokens } = parseArgs({
+    args: [...args],
+    options: {
+      ...Object.fromEntries(
+        Object.entries(options).map(([name, o]) => [
+          name,
+          o.short ? { type: o.type, short: o.short } : { type: o.type },
+        ]),
+      ),
+      help: { type: "boolean", short: "h" },
+    },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  if (tokens.some((t) => t.kind === "option" && t.name === "help")) return { kind: "help" };
+  const values: Record<string, string | boolean | undefined> = {};
+  for (const [name, o] of Object.entries(options)) values[name] = o.type === "boolean" ? false : o.default;
+  for (const t of tokens) {
+    switch (t.kind) {
+      case "option-terminator":
+        break;
+      case "positional":
+        return { kind: "error", error: `unexpected argument "${t.value}"` };
+      case "option": {
+        const o = options[t.name];
+        if (!o) return { kind: "error", error: `unknown option "${t.rawName}"` };
+        if (o.type === "boolean") {
+          if (t.value !== undefined) return { kind: "error", error: `option "${t.rawName}" takes no value` };
+          values[t.name] = true;
+        } else {
+          if (t.value === undefined || (!t.inlineValue && t.value.startsWith("-"))) {
+            return { kind: "error", error: `option "${t.rawName}" needs a value (--${t.name} <${o.value}>)` };
+          }
+          values[t.name] = t.value;
+        }
+      }
+    }
+  }
+  // Each value was just set from its option's own type and default, which is what OptionValues<O> says.
+  return { kind: "values", values: values as OptionValues<O> };
+}
+
+/** What a command prints for a failure; a missing config file also says how to give one. */
+function failure(err: unknown): string {
+  if (err instanceof ConfigError && err.code === "not_found") {
+    return `${err.message}; give the configuration file with --config <file>`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Two aligned columns, each row indented by two spaces. */
+function table(rows: readonly (readonly [string, string])[]): string {
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}\n`).join("");
+}
+
+async function serve(configFile: string): Promise<number> {
+  const config = await loadConfigFile(configFile);
+  const gateway = await createGateway(config, { log: stderrLog });
   const listener = await gateway.listen();
   process.stderr.write(
     `mcpengine: ${gateway.tools.length} tools, MCP endpoint ${listener.url}${config.path}\n`,
@@ -54,26 +258,10 @@ async function serve(args: string[]): Promise<number> {
   return 0;
 }
 
-async function tools(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { config: { type: "string", short: "c" }, json: { type: "boolean" } },
-  });
-  const config = await loadConfigFile(values.config ?? "mcpengine.yaml");
-  const gateway = await createGateway(config);
-  printTools(gateway.tools, values.json === true);
+async function tools(configFile: string, json: boolean): Promise<number> {
+  const config = await loadConfigFile(configFile);
+  const gateway = await createGateway(config, { log: stderrLog });
+  printTools(gateway.tools, json);
+  await gateway.close();
   return 0;
-}
-
-/** Resolves on SIGINT or SIGTERM so the caller can shut down gracefully. */
-export function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off("SIGINT", done);
-      process.off("SIGTERM", done);
-      resolve();
-    };
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
-  });
 }

@@ -1,6 +1,6 @@
+export { ConfigError, type ConfigErrorCode } from "./error.js";
 export {
   type BackendConfig,
-  ConfigError,
   type GatewayConfig,
   loadConfigFile,
   parseConfig,

@@ -1,10 +1,17 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson } from "@bufbuild/protobuf";
 import { parse as parseYaml } from "yaml";
-import { ConfigSchema, BackendProtocol as ProtoProtocol } from "../../gen/es/mcpengine/v1/config_pb.js";
-import { type AuthSettings, authSettings } from "../auth/index.js";
+import {
+  type Config,
+  ConfigSchema,
+  BackendProtocol as ProtoProtocol,
+} from "../../gen/es/mcpengine/v1/config_pb.js";
+import { AuthConfigError, type AuthSettings, authSettings } from "../auth/index.js";
 import type { BackendProtocol } from "../invoke/index.js";
+import { interpolate } from "./env.js";
+import { ConfigError } from "./error.js";
+import { readDocument } from "./shape.js";
 
 /** A backend after defaults are applied. */
 export interface BackendConfig {
@@ -56,24 +63,21 @@ export interface SessionSettings {
   readonly keepAliveMs: number;
 }
 
-/** A configuration problem, with the place it was found. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
-
-const PROTOCOLS: Record<string, string> = {
-  grpc: "BACKEND_PROTOCOL_GRPC",
-  connect: "BACKEND_PROTOCOL_CONNECT",
-  "grpc-web": "BACKEND_PROTOCOL_GRPC_WEB",
-};
-
 /** Reads and checks `mcpengine.yaml`; relative descriptor paths resolve against the file's folder. */
 export async function loadConfigFile(path: string): Promise<GatewayConfig> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
+    // A missing file is named by its full path: the path given may be a default, relative to a cwd
+    // the reader has to guess.
+    if (isErrno(err) && err.code === "ENOENT") {
+      throw new ConfigError(resolve(path), "", "no such file", { code: "not_found", cause: err });
+    }
+    throw new ConfigError(path, "", `cannot read the file: ${messageOf(err)}`, {
+      code: "unreadable",
+      cause: err,
+    });
   }
   return parseConfig(text, { baseDir: dirname(resolve(path)), source: path });
 }
@@ -82,61 +86,66 @@ export async function loadConfigFile(path: string): Promise<GatewayConfig> {
  * Parses configuration text (YAML or JSON). `${NAME}` references are replaced by
  * environment variables, so secrets stay out of the file. The document is read
  * as the `mcpengine.v1.Config` message with strict ProtoJSON: unknown keys are errors.
+ * Every error is a {@link ConfigError} naming `source` and the key path of the setting.
  */
 export function parseConfig(
   text: string,
   opts: { baseDir?: string; source?: string; env?: NodeJS.ProcessEnv } = {},
 ): GatewayConfig {
   const source = opts.source ?? "config";
-  const env = opts.env ?? process.env;
-  let doc: unknown;
+  const invalid = (path: string, detail: string, cause?: unknown) =>
+    new ConfigError(source, path, detail, { cause });
+  let yaml: unknown;
   try {
-    doc = parseYaml(text);
+    yaml = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+    // The yaml package's message ends in a code frame over several lines; its first line has the position.
+    const first = messageOf(err).split("\n")[0]?.replace(/:$/, "");
+    throw invalid("", `not valid YAML: ${first}`, err);
   }
-  doc = interpolate(doc ?? {}, env, source);
-  normalizeProtocols(doc);
-  let msg: ReturnType<typeof fromJson<typeof ConfigSchema>>;
+  const expanded = interpolate(yaml ?? {}, opts.env ?? process.env);
+  if ("problem" in expanded) throw invalid(expanded.problem.path, expanded.problem.detail);
+  const doc = readDocument(ConfigSchema, expanded.value);
+  if ("problem" in doc) throw invalid(doc.problem.path, doc.problem.detail);
+  let msg: Config;
   try {
-    msg = fromJson(ConfigSchema, doc as JsonValue, { ignoreUnknownFields: false });
+    msg = fromJson(ConfigSchema, doc.value, { ignoreUnknownFields: false });
   } catch (err) {
-    throw new ConfigError(`${source}: ${(err as Error).message}`);
+    // readDocument checks every key and value against the same descriptor; this is a backstop.
+    throw invalid("", messageOf(err), err);
   }
   const listen = msg.listen || "127.0.0.1:8080";
   const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m?.[1] || !m[2]) throw new ConfigError(`${source}: listen must be "host:port", got "${listen}"`);
+  if (!m?.[1] || !m[2]) throw invalid("listen", `must be "host:port", got "${listen}"`);
   const host = m[1].replace(/^\[(.*)\]$/, "$1");
   const port = Number(m[2]);
-  if (port > 65535) throw new ConfigError(`${source}: listen port ${port} is out of range`);
+  if (port > 65535) throw invalid("listen", `port ${port} is out of range`);
   const path = msg.path || "/mcp";
-  if (!path.startsWith("/")) throw new ConfigError(`${source}: path must start with "/"`);
-  if (msg.backends.length === 0) throw new ConfigError(`${source}: at least one backend is required`);
-  const names = new Set<string>();
+  if (!path.startsWith("/")) throw invalid("path", `must start with "/", got "${path}"`);
+  if (msg.backends.length === 0) throw invalid("backends", "at least one backend is required");
+  const names = new Map<string, number>();
   const backends = msg.backends.map((b, i): BackendConfig => {
-    const where = `${source}: backends[${i}]`;
-    if (!b.name) throw new ConfigError(`${where}: name is required`);
-    if (names.has(b.name)) throw new ConfigError(`${where}: duplicate backend name "${b.name}"`);
-    names.add(b.name);
+    const at = `backends[${i}]`;
+    if (!b.name) throw invalid(`${at}.name`, "missing; every backend needs a unique name");
+    const first = names.get(b.name);
+    if (first !== undefined) {
+      throw invalid(`${at}.name`, `duplicate backend name "${b.name}" (also backends[${first}])`);
+    }
+    names.set(b.name, i);
     if (!/^https?:\/\/[^/]+/.test(b.target)) {
-      throw new ConfigError(
-        `${where}: target must be an http:// (h2c) or https:// (TLS) URL, got "${b.target}"`,
-      );
+      throw invalid(`${at}.target`, `must be an http:// (h2c) or https:// (TLS) URL, got "${b.target}"`);
     }
     const d = b.descriptors || "reflection";
-    const timeoutMs = b.timeout
-      ? Number(b.timeout.seconds) * 1000 + Math.round(b.timeout.nanos / 1e6)
-      : 30_000;
-    if (timeoutMs <= 0) throw new ConfigError(`${where}: timeout must be positive`);
+    const timeoutMs = b.timeout ? durationMs(b.timeout) : 30_000;
+    if (timeoutMs <= 0) throw invalid(`${at}.timeout`, "must be positive");
     const mode = b.identity?.mode || (msg.auth ? "forward" : "none");
     if (mode !== "forward" && mode !== "exchange" && mode !== "none") {
-      throw new ConfigError(`${where}.identity.mode: must be forward, exchange or none, got "${mode}"`);
+      throw invalid(`${at}.identity.mode`, `must be forward, exchange or none, got "${mode}"`);
     }
     if (mode === "exchange" && !b.identity?.exchangeAudience) {
-      throw new ConfigError(`${where}.identity.exchange_audience: required for mode exchange`);
+      throw invalid(`${at}.identity.exchange_audience`, "required for mode exchange");
     }
-    if (mode !== "none" && !msg.auth)
-      throw new ConfigError(`${where}.identity.mode: ${mode} needs an auth section`);
+    if (mode !== "none" && !msg.auth) throw invalid(`${at}.identity.mode`, `${mode} needs an auth section`);
     const identity: BackendIdentity = {
       mode,
       ...(b.identity?.exchangeAudience ? { exchangeAudience: b.identity.exchangeAudience } : {}),
@@ -157,24 +166,28 @@ export function parseConfig(
   let auth: AuthSettings | undefined;
   if (msg.auth) {
     try {
-      auth = authSettings(msg.auth, `${source}: auth`);
+      auth = authSettings(msg.auth, "auth");
     } catch (err) {
-      throw new ConfigError((err as Error).message);
+      if (!(err instanceof AuthConfigError)) throw err;
+      // authSettings words its messages as "<path>: <detail>", with the path under `auth`.
+      const [, at = "auth", detail = err.message] = /^(auth[\w.[\]]*): (.*)$/s.exec(err.message) ?? [];
+      throw invalid(at, detail, err);
     }
-    if (backends.some((b) => b.identity.mode === "exchange") && !(auth.clientId && auth.clientSecret)) {
-      throw new ConfigError(
-        `${source}: auth.client_id and auth.client_secret are required for token exchange`,
+    const exchanging = backends.findIndex((b) => b.identity.mode === "exchange");
+    if (exchanging >= 0 && !(auth.clientId && auth.clientSecret)) {
+      throw invalid(
+        "auth",
+        `client_id and client_secret are required for token exchange (backends[${exchanging}])`,
       );
     }
   }
   if (msg.publicUrl && !/^https?:\/\/[^/]+\/?$/.test(msg.publicUrl)) {
-    throw new ConfigError(`${source}: public_url must be scheme://host[:port], got "${msg.publicUrl}"`);
+    throw invalid("public_url", `must be scheme://host[:port], got "${msg.publicUrl}"`);
   }
   let stateKey: Uint8Array | undefined;
   if (msg.stateKey) {
     stateKey = Buffer.from(msg.stateKey, "base64");
-    if (stateKey.length < 32)
-      throw new ConfigError(`${source}: state_key must be at least 32 bytes of base64`);
+    if (stateKey.length < 32) throw invalid("state_key", "must be at least 32 bytes of base64");
   }
   const s = msg.sessions;
   const sessions: SessionSettings = {
@@ -183,9 +196,8 @@ export function parseConfig(
     maxBufferedEvents: s?.maxBufferedEvents || 1_000,
     keepAliveMs: s?.keepAlive ? durationMs(s.keepAlive) : 15_000,
   };
-  if (sessions.idleTimeoutMs <= 0 || sessions.keepAliveMs <= 0) {
-    throw new ConfigError(`${source}: sessions.idle_timeout and sessions.keep_alive must be positive`);
-  }
+  if (sessions.idleTimeoutMs <= 0) throw invalid("sessions.idle_timeout", "must be positive");
+  if (sessions.keepAliveMs <= 0) throw invalid("sessions.keep_alive", "must be positive");
   return {
     ...(auth ? { auth } : {}),
     ...(msg.publicUrl ? { publicUrl: msg.publicUrl } : {}),
@@ -218,30 +230,10 @@ function protocolName(p: ProtoProtocol): BackendProtocol {
   }
 }
 
-/** Accepts the short protocol names (`grpc`, `connect`, `grpc-web`) besides the enum names. */
-function normalizeProtocols(doc: unknown): void {
-  if (typeof doc !== "object" || doc === null) return;
-  const backends = (doc as { backends?: unknown }).backends;
-  if (!Array.isArray(backends)) return;
-  for (const b of backends) {
-    if (typeof b === "object" && b !== null && typeof b.protocol === "string" && PROTOCOLS[b.protocol]) {
-      b.protocol = PROTOCOLS[b.protocol];
-    }
-  }
+function isErrno(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && "code" in err;
 }
 
-/** Replaces `${NAME}` in every string; an unset variable is an error, not an empty string. */
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, source: string): unknown {
-  if (typeof value === "string") {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const v = env[name];
-      if (v === undefined) throw new ConfigError(`${source}: environment variable ${name} is not set`);
-      return v;
-    });
-  }
-  if (Array.isArray(value)) return value.map((v) => interpolate(v, env, source));
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, source)]));
-  }
-  return value;
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
