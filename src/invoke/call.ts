@@ -8,13 +8,14 @@ import {
   type JsonValue,
   type MessageShape,
   type Registry,
-  toJson,
 } from "@bufbuild/protobuf";
 import { ConnectError, type Transport } from "@connectrpc/connect";
 import type { ToolDef } from "../catalog/index.js";
 import { type CallToolResult, type LogLevel, logLevelName, toolResult, WellKnown } from "./content.js";
 import { encodeInputResponses, findInputRequired, INPUT_HEADER, type InputRequired } from "./input.js";
+import { replyJson } from "./reply-json.js";
 import { describeRpcError } from "./rich-status.js";
+import { checkArguments } from "./strict-json.js";
 import type { ArgumentValidator } from "./validate.js";
 
 /** A backend as the invoker sees it. */
@@ -112,6 +113,8 @@ type Decoded = { message: MessageShape<DescMessage> } | { error: string };
 function decodeArguments(input: DescMessage, args: unknown, registry: Registry): Decoded {
   if (args === undefined || args === null) args = {};
   if (typeof args !== "object" || Array.isArray(args)) return { error: "arguments must be a JSON object" };
+  const problem = checkArguments(input, args);
+  if (problem) return { error: problem };
   try {
     return { message: fromJson(input, args as JsonValue, { registry, ignoreUnknownFields: false }) };
   } catch (err) {
@@ -145,7 +148,7 @@ async function unary(
     requestHeaders(ctx),
     request,
   );
-  return toJsonObject(method.output, res.message, backend.registry);
+  return replyJson(method.output, res.message, backend.registry);
 }
 
 /** A plain reply: `structuredContent` plus the same JSON as text (server/tools "Structured Content"). */
@@ -181,7 +184,7 @@ async function callStreaming(
     const messages: JsonValue[] = [];
     let result: CallToolResult | undefined;
     for await (const msg of res.message) {
-      const json = toJsonObject(method.output, msg, backend.registry);
+      const json = replyJson(method.output, msg, backend.registry);
       if (events) {
         result = relayEvent(json, ctx) ?? result;
         continue;
@@ -227,10 +230,6 @@ function isServerStreaming(m: DescMethod): m is DescMethodStreaming {
 
 async function* single<T>(value: T): AsyncIterable<T> {
   yield value;
-}
-
-function toJsonObject(desc: DescMessage, msg: MessageShape<DescMessage>, registry: Registry): JsonObject {
-  return toJson(desc, msg, { registry }) as JsonObject;
 }
 
 function errorResult(text: string): CallToolResult {

@@ -58,6 +58,10 @@ class SchemaBuilder {
       if (this.mode === "output" && behaviors.has(FieldBehavior.InputOnly)) continue;
       const schema = this.fieldSchema(field);
       properties[field.jsonName] = schema;
+      // Replies always carry their lists and maps, empty or not (invoke/reply-json.ts).
+      if (this.mode === "output" && (field.fieldKind === "list" || field.fieldKind === "map")) {
+        required.push(field.jsonName);
+      }
       if (this.mode === "input") {
         // ProtoJSON parsers accept the proto field name too (RFC: "JSON Options").
         if (field.name !== field.jsonName) aliases[`^${field.name}$`] = schema;

@@ -17,6 +17,13 @@ const WRAPPERS: Record<string, ScalarType> = {
 /** RFC 3339 duration in seconds with up to 9 fractional digits, e.g. "1.5s" (not ISO 8601 `format: duration`). */
 export const DURATION_PATTERN = "^-?[0-9]+(\\.[0-9]{1,9})?s$";
 
+/**
+ * RFC 3339 date-time as ProtoJSON reads Timestamps: `Z` or an offset, up to 9
+ * fraction digits. Given as well as `format: date-time`, which many validators ignore.
+ */
+export const TIMESTAMP_PATTERN =
+  "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$";
+
 /** Comma-separated lowerCamelCase field paths. */
 const FIELD_MASK_PATTERN =
   "^([A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(,[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*)*)?$";
@@ -34,6 +41,7 @@ export function wellKnownSchema(typeName: string, mode: SchemaMode): JsonSchema 
       return {
         type: "string",
         format: "date-time",
+        pattern: TIMESTAMP_PATTERN,
         description: "RFC 3339 timestamp, e.g. 1972-01-01T10:00:20.021Z",
       };
     case "google.protobuf.Duration":

@@ -8,6 +8,7 @@ import {
   type KitchenSink,
   KitchenSinkSchema,
 } from "../../gen/es/mcpengine/testing/v1/kitchen_sink_pb.js";
+import { replyJson } from "../../src/invoke/reply-json.js";
 import { messageToJsonSchema } from "../../src/schema/index.js";
 import { createAjv } from "../support/ajv.js";
 import { startConnectServer } from "../support/echo-server.js";
@@ -112,7 +113,15 @@ describe("the kitchen-sink schemas", () => {
 
   it("accept the canonical value on both sides", () => {
     expect(validateInput(canonical), JSON.stringify(validateInput.errors)).toBe(true);
-    expect(validateOutput(canonical), JSON.stringify(validateOutput.errors)).toBe(true);
+    const reply = replyJson(sinkDesc, fromJson(sinkDesc, canonical, { registry }), registry);
+    expect(validateOutput(reply), JSON.stringify(validateOutput.errors)).toBe(true);
+  });
+
+  it("require in replies the lists and maps that every reply carries, empty or not", () => {
+    const empty = replyJson(sinkDesc, create(sinkDesc), registry);
+    expect(validateOutput(empty), JSON.stringify(validateOutput.errors)).toBe(true);
+    expect(validateOutput({})).toBe(false);
+    expect(Object.keys(empty).sort()).toEqual([...((output.required as string[]) ?? [])].sort());
   });
 
   it("round-trip the canonical value through a real echo backend unchanged", async () => {
@@ -125,7 +134,7 @@ describe("the kitchen-sink schemas", () => {
     if (!res.sink) throw new Error("no sink echoed");
     const back = toJson(KitchenSinkSchema, res.sink, { registry });
     expect(back).toEqual(canonical);
-    expect(validateOutput(back)).toBe(true);
+    expect(validateOutput(replyJson(KitchenSinkSchema, res.sink, registry))).toBe(true);
   });
 });
 
@@ -180,13 +189,16 @@ describe.each(inputCases)("input: %s", (_what, args, schemaOk, protoOk) => {
 });
 
 describe("output schema", () => {
+  /** An empty reply as the gateway writes it: every list and map present. */
+  const empty = () => replyJson(sinkDesc, create(sinkDesc), registry);
+
   it("writes 64-bit integers only as strings", () => {
-    expect(validateOutput({ i64: "5" })).toBe(true);
-    expect(validateOutput({ i64: 5 })).toBe(false);
+    expect(validateOutput({ ...empty(), i64: "5" })).toBe(true);
+    expect(validateOutput({ ...empty(), i64: 5 })).toBe(false);
   });
 
   it("does not accept proto-name aliases (toJson never writes them)", () => {
-    expect(validateOutput({ big_numbers: ["1"] })).toBe(true); // additional keys are not forbidden on output...
+    expect(validateOutput({ ...empty(), big_numbers: ["1"] })).toBe(true); // additional keys are not forbidden on output...
     expect((output.properties as object) ?? {}).not.toHaveProperty("big_numbers"); // ...but are not described
   });
 });

@@ -154,8 +154,8 @@ describe("google.api.field_behavior", () => {
     expect(props).toHaveProperty("secret");
     expect(output.properties).not.toHaveProperty("secret");
   });
-  it("never lists required fields in output schemas", () => {
-    expect(output.required).toBeUndefined();
+  it("lists as required in output schemas only the lists and maps every reply carries", () => {
+    expect(output.required).toEqual(["tags"]);
   });
 });
 
