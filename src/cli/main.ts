@@ -4,6 +4,7 @@ import { createGateway } from "../gateway.js";
 import { VERSION } from "../version.js";
 import { DEMO_OPTIONS, runDemo } from "./demo.js";
 import { stderrLog, waitForSignal } from "./process.js";
+import { PROXY_OPTIONS, runProxyCommand } from "./proxy.js";
 import { printTools } from "./tools.js";
 
 /** One option of a command: how it is read, and the line `--help` prints for it. */
@@ -64,6 +65,20 @@ const COMMANDS: readonly Command[] = [
       json: { type: "boolean", help: "Print JSON: the tools/list shape with rpc, backend and scopes" },
     },
     run: (v) => tools(v.config, v.json),
+  }),
+  defineCommand({
+    name: "proxy",
+    summary: "Bridge a stdio MCP host to a remote MCP server, logging in with OAuth when it asks",
+    options: PROXY_OPTIONS,
+    positionals: {
+      usage: "<url> | logout <url> | status <url>",
+      min: 1,
+      max: 2,
+      help:
+        "Hosts spawn `mcpengine proxy <url>`: newline-delimited JSON-RPC on stdin/stdout, logs on stderr.\n" +
+        "`logout <url>` forgets the stored login for the server; `status <url>` shows it.",
+    },
+    run: runProxyCommand,
   }),
   defineCommand({
     name: "demo",
@@ -140,7 +155,14 @@ function defineCommand<O extends OptionSpecs>(spec: {
   name: string;
   summary: string;
   options: O;
-  run: (values: OptionValues<O>) => Promise<number>;
+  /** Positional arguments, when the command takes any: how many, and how the usage shows them. */
+  positionals?: {
+    readonly usage: string;
+    readonly min: number;
+    readonly max: number;
+    readonly help?: string;
+  };
+  run: (values: OptionValues<O>, positionals: readonly string[]) => Promise<number>;
 }): Command {
   const prefix = `mcpengine ${spec.name}`;
   const commandUsage = () => {
@@ -149,14 +171,16 @@ function defineCommand<O extends OptionSpecs>(spec: {
       `${o.help} (default: ${o.type === "boolean" ? "off" : (o.default ?? o.otherwise ?? "none")})`,
     ]);
     rows.push(["-h, --help", "Print this help"]);
-    return `Usage: ${prefix} [options]\n\n${spec.summary}.\n\nOptions:\n${table(rows)}`;
+    const args = spec.positionals ? ` ${spec.positionals.usage}` : "";
+    const more = spec.positionals?.help ? `${spec.positionals.help}\n\n` : "";
+    return `Usage: ${prefix}${args} [options]\n\n${spec.summary}.\n\n${more}Options:\n${table(rows)}`;
   };
   return {
     name: spec.name,
     summary: spec.summary,
     usage: commandUsage,
     async main(args) {
-      const parsed = parseOptions(spec.options, args);
+      const parsed = parseOptions(spec.options, args, spec.positionals?.max ?? 0);
       switch (parsed.kind) {
         case "help":
           process.stdout.write(commandUsage());
@@ -165,8 +189,14 @@ function defineCommand<O extends OptionSpecs>(spec: {
           process.stderr.write(`${prefix}: ${parsed.error}\n\n${commandUsage()}`);
           return 2;
         case "values":
+          if (parsed.positionals.length < (spec.positionals?.min ?? 0)) {
+            process.stderr.write(
+              `${prefix}: missing ${spec.positionals?.usage ?? "arguments"}\n\n${commandUsage()}`,
+            );
+            return 2;
+          }
           try {
-            return await spec.run(parsed.values);
+            return await spec.run(parsed.values, parsed.positionals);
           } catch (err) {
             process.stderr.write(`${prefix}: ${failure(err)}\n`);
             return 1;
@@ -178,7 +208,7 @@ function defineCommand<O extends OptionSpecs>(spec: {
 
 /** The result of reading a command's arguments. */
 type ParsedOptions<O extends OptionSpecs> =
-  | { readonly kind: "values"; readonly values: OptionValues<O> }
+  | { readonly kind: "values"; readonly values: OptionValues<O>; readonly positionals: readonly string[] }
   | { readonly kind: "help" }
   | { readonly kind: "error"; readonly error: string };
 
@@ -188,7 +218,11 @@ type ParsedOptions<O extends OptionSpecs> =
  * anywhere wins; a string option followed by something that looks like an option has no value
  * (give `--name=-x` to mean it), as in `parseArgs`' strict mode.
  */
-function parseOptions<O extends OptionSpecs>(options: O, args: readonly string[]): ParsedOptions<O> {
+function parseOptions<O extends OptionSpecs>(
+  options: O,
+  args: readonly string[],
+  maxPositionals = 0,
+): ParsedOptions<O> {
   const { tokens } = parseArgs({
     args: [...args],
     options: {
@@ -206,13 +240,17 @@ function parseOptions<O extends OptionSpecs>(options: O, args: readonly string[]
   });
   if (tokens.some((t) => t.kind === "option" && t.name === "help")) return { kind: "help" };
   const values: Record<string, string | boolean | undefined> = {};
+  const positionals: string[] = [];
   for (const [name, o] of Object.entries(options)) values[name] = o.type === "boolean" ? false : o.default;
   for (const t of tokens) {
     switch (t.kind) {
       case "option-terminator":
         break;
       case "positional":
-        return { kind: "error", error: `unexpected argument "${t.value}"` };
+        if (positionals.length >= maxPositionals)
+          return { kind: "error", error: `unexpected argument "${t.value}"` };
+        positionals.push(t.value);
+        break;
       case "option": {
         const o = options[t.name];
         if (!o) return { kind: "error", error: `unknown option "${t.rawName}"` };
@@ -229,7 +267,7 @@ function parseOptions<O extends OptionSpecs>(options: O, args: readonly string[]
     }
   }
   // Each value was just set from its option's own type and default, which is what OptionValues<O> says.
-  return { kind: "values", values: values as OptionValues<O> };
+  return { kind: "values", values: values as OptionValues<O>, positionals };
 }
 
 /** What a command prints for a failure; a missing config file also says how to give one. */

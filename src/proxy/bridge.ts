@@ -1,0 +1,290 @@
+import { type JsonRpcMessage, LoginRequiredError, type Remote } from "./types.js";
+
+/** What the bridge needs to know of the login while the user has not completed it. */
+export interface LoginState {
+  /** Resolves when a token is there (a login completed, here or in another instance). */
+  loggedIn(): Promise<void>;
+  /** The link to log in at, once the flow has produced it (waits briefly for it). */
+  loginUrl(): Promise<URL | undefined>;
+}
+
+/** Options of {@link createBridge}. */
+export interface BridgeOptions {
+  /** The remote MCP endpoint (for messages to the user). */
+  readonly url: URL;
+  /**
+   * Opens the remote for the host's `initialize`: sends it, and from then on
+   * hands every server message to `onMessage`. Rejects with
+   * {@link LoginRequiredError} when the server wants a login first.
+   */
+  readonly connect: (initialize: JsonRpcMessage, onMessage: (m: JsonRpcMessage) => void) => Promise<Remote>;
+  readonly login: LoginState;
+  /** Writes one message to the host (stdout). */
+  readonly write: (message: JsonRpcMessage) => void;
+  readonly log: (message: string) => void;
+  /** Server identity reported while logged out. */
+  readonly info: { readonly name: string; readonly version: string };
+}
+
+/** The bridge between one host (stdio) and the remote server. */
+export interface Bridge {
+  /** A message from the host. */
+  handle(message: JsonRpcMessage): void;
+  /** Ends the remote connection (the host went away). */
+  close(): Promise<void>;
+}
+
+type Id = string | number;
+
+/** The tool listed while logged out: calling it (or any tool) answers with the login link. */
+const LOGIN_TOOL = "login";
+
+/** Protocol versions a logged-out proxy can answer `initialize` with itself (MCP basic/lifecycle). */
+const SESSION_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/**
+ * Bridges newline-delimited JSON-RPC from a stdio host to a remote MCP server.
+ * Messages pass through unchanged in both directions, in order. When the
+ * server wants a login, the host is not kept waiting: `initialize` is answered
+ * at once by the proxy, the tool list holds one `login` tool, and every tool
+ * call answers with the login link, which the model can show. When the login
+ * completes the proxy opens the real session (replaying the host's
+ * `initialize`, whose second answer it keeps to itself) and tells the host
+ * that its lists changed (`notifications/tools/list_changed`), so the real
+ * tools appear without a restart.
+ */
+export function createBridge(options: BridgeOptions): Bridge {
+  let remote: Remote | undefined;
+  let initialize: JsonRpcMessage | undefined;
+  let initialized: JsonRpcMessage | undefined;
+  let state: "new" | "connecting" | "logged-out" | "connected" | "closed" = "new";
+  /** Host messages that arrived while the remote was being opened, sent once it is. */
+  let queue: JsonRpcMessage[] = [];
+  /** Backoff between attempts to reopen the session after a login. */
+  let retryMs = 0;
+  /** Ids of server answers to requests the proxy made itself (a replayed initialize). */
+  const swallow = new Set<Id>();
+
+  const fromServer = (m: JsonRpcMessage) => {
+    if (isResponse(m) && swallow.delete(m.id as Id)) return;
+    options.write(m);
+  };
+
+  async function open(init: JsonRpcMessage, replay: boolean): Promise<void> {
+    state = "connecting";
+    if (replay) swallow.add(init.id as Id);
+    try {
+      remote = await options.connect(init, fromServer);
+    } catch (err) {
+      if (replay) swallow.delete(init.id as Id);
+      if (closed()) return;
+      if (err instanceof LoginRequiredError) {
+        if (!replay) options.write(result(init.id as Id, loggedOutInitialize(init, options.info)));
+        loggedOut();
+        const waiting = queue;
+        queue = [];
+        for (const m of waiting) if (isRequest(m)) void answerLoggedOut(m);
+        return;
+      }
+      if (replay) {
+        // Logged in, but the server cannot be reached now: stay logged out and try on the next login event.
+        retryMs = Math.min(Math.max(retryMs * 2, 1_000), 30_000);
+        options.log(
+          `cannot reopen the session after the login (${message(err)}); trying again in ${retryMs / 1000}s`,
+        );
+        loggedOut(retryMs);
+        return;
+      }
+      state = "new";
+      options.write(error(init.id as Id, -32603, `cannot reach ${options.url.href}: ${message(err)}`));
+      for (const m of queue) if (isRequest(m)) options.write(error(m.id as Id, -32603, "not connected"));
+      queue = [];
+      return;
+    }
+    if (closed()) {
+      await remote.close();
+      return;
+    }
+    retryMs = 0;
+    state = "connected";
+    if (replay) {
+      if (initialized) await send(initialized);
+      // The host saw the logged-out lists: tell it they changed (MCP server/tools "List Changed Notification").
+      for (const method of ["tools", "resources", "prompts"]) {
+        options.write({ jsonrpc: "2.0", method: `notifications/${method}/list_changed` });
+      }
+      options.log("logged in; the server's tools are available");
+    }
+    const waiting = queue;
+    queue = [];
+    for (const m of waiting) void send(m);
+  }
+
+  /** Waits for a login (and `delayMs`, after a failed reconnect), then opens the real session. */
+  function loggedOut(delayMs = 0): void {
+    state = "logged-out";
+    void options.login.loggedIn().then(
+      () => {
+        const reopen = () => {
+          if (state === "logged-out" && initialize) void open(initialize, true);
+        };
+        if (delayMs > 0) setTimeout(reopen, delayMs).unref();
+        else reopen();
+      },
+      (err: unknown) => options.log(`login failed: ${message(err)}`),
+    );
+  }
+
+  function closed(): boolean {
+    return state === "closed";
+  }
+
+  async function send(m: JsonRpcMessage): Promise<void> {
+    if (!remote) return;
+    try {
+      await remote.send(m);
+    } catch (err) {
+      if (err instanceof LoginRequiredError) {
+        // The token lapsed and could not be renewed: answer now, log in again, then carry on.
+        if (isRequest(m)) await answerLoggedOut(m);
+        if (state === "connected") {
+          state = "logged-out";
+          void options.login.loggedIn().then(() => {
+            if (state === "logged-out") state = "connected";
+          });
+        }
+        return;
+      }
+      if (isRequest(m)) {
+        // A JSON-RPC error the server answered over HTTP keeps its code and data.
+        const rpc = rpcErrorOf(err);
+        options.write(
+          rpc ? { jsonrpc: "2.0", id: m.id as Id, error: rpc } : error(m.id as Id, -32603, message(err)),
+        );
+      } else options.log(`could not deliver ${String(m.method ?? "a response")}: ${message(err)}`);
+    }
+  }
+
+  /** The answers of a proxy whose user has not logged in yet. */
+  async function answerLoggedOut(m: JsonRpcMessage): Promise<void> {
+    const id = m.id as Id;
+    const link = await options.login.loginUrl();
+    const text = link
+      ? `You need to log in to ${options.url.origin} before its tools can be used. Open this link to log in: ${link.href}`
+      : `You need to log in to ${options.url.origin} before its tools can be used; the login is starting, try again in a moment.`;
+    switch (m.method) {
+      case "tools/list":
+        options.write(
+          result(id, {
+            tools: [
+              {
+                name: LOGIN_TOOL,
+                title: `Log in to ${options.url.host}`,
+                description: `Returns the link to log in to ${options.url.origin}. Its tools appear once the login is complete.`,
+                inputSchema: { type: "object", properties: {}, additionalProperties: false },
+              },
+            ],
+          }),
+        );
+        return;
+      case "tools/call":
+        options.write(result(id, { content: [{ type: "text", text }], isError: true }));
+        return;
+      case "resources/list":
+        options.write(result(id, { resources: [] }));
+        return;
+      case "resources/templates/list":
+        options.write(result(id, { resourceTemplates: [] }));
+        return;
+      case "prompts/list":
+        options.write(result(id, { prompts: [] }));
+        return;
+      case "ping":
+        options.write(result(id, {}));
+        return;
+      default:
+        options.write(error(id, -32603, text));
+    }
+  }
+
+  return {
+    handle(m) {
+      switch (state) {
+        case "closed":
+          return;
+        case "new":
+          if (m.method === "initialize" && isRequest(m)) {
+            initialize = m;
+            void open(m, false);
+          } else if (isRequest(m)) {
+            options.write(error(m.id as Id, -32600, "the first request must be initialize"));
+          }
+          return;
+        case "connecting":
+          if (m.method === "notifications/initialized") initialized = m;
+          queue.push(m);
+          return;
+        case "logged-out":
+          if (m.method === "notifications/initialized") initialized = m;
+          else if (isRequest(m)) void answerLoggedOut(m);
+          return;
+        case "connected":
+          if (m.method === "notifications/initialized") initialized = m;
+          void send(m);
+          return;
+      }
+    },
+    async close() {
+      const r = remote;
+      state = "closed";
+      remote = undefined;
+      await r?.close();
+    },
+  };
+}
+
+/** The answer to `initialize` while logged out: the host's version if we know it, tools that may change. */
+function loggedOutInitialize(init: JsonRpcMessage, info: { name: string; version: string }): object {
+  const params = (init.params ?? {}) as { protocolVersion?: unknown };
+  const asked = typeof params.protocolVersion === "string" ? params.protocolVersion : "";
+  return {
+    protocolVersion: SESSION_VERSIONS.includes(asked) ? asked : SESSION_VERSIONS[0],
+    capabilities: {
+      tools: { listChanged: true },
+      resources: { listChanged: true },
+      prompts: { listChanged: true },
+    },
+    serverInfo: info,
+    instructions:
+      "The server needs a login: call the login tool for the link. Its tools appear once logged in.",
+  };
+}
+
+function isRequest(m: JsonRpcMessage): boolean {
+  return typeof m.method === "string" && (typeof m.id === "string" || typeof m.id === "number");
+}
+
+function isResponse(m: JsonRpcMessage): boolean {
+  return m.method === undefined && ("result" in m || "error" in m);
+}
+
+function result(id: Id, value: object): JsonRpcMessage {
+  return { jsonrpc: "2.0", id, result: value };
+}
+
+function error(id: Id, code: number, text: string): JsonRpcMessage {
+  return { jsonrpc: "2.0", id, error: { code, message: text } };
+}
+
+/** The JSON-RPC error object a remote error carries, if the server answered with one. */
+function rpcErrorOf(err: unknown): { code: number; message: string; data?: unknown } | undefined {
+  const rpc = (err as { error?: unknown } | null)?.error;
+  if (rpc && typeof rpc === "object" && typeof (rpc as { code?: unknown }).code === "number") {
+    return rpc as { code: number; message: string; data?: unknown };
+  }
+  return undefined;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
