@@ -71,11 +71,12 @@ const COMMANDS: readonly Command[] = [
     summary: "Bridge a stdio MCP host to a remote MCP server, logging in with OAuth when it asks",
     options: PROXY_OPTIONS,
     positionals: {
-      usage: "<url> | logout <url> | status <url>",
+      usage: "<url> | install <url> | logout <url> | status <url>",
       min: 1,
       max: 2,
       help:
         "Hosts spawn `mcpengine proxy <url>`: newline-delimited JSON-RPC on stdin/stdout, logs on stderr.\n" +
+        "`install <url> --claude-desktop|--cursor|--claude-code` adds it to a host's config (or prints the entry);\n" +
         "`logout <url>` forgets the stored login for the server; `status <url>` shows it.",
     },
     run: runProxyCommand,

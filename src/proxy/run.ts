@@ -13,7 +13,12 @@ export interface ProxySettings {
   readonly clientId?: string;
   readonly clientSecret?: string;
   readonly clientMetadataUrl?: string;
+  readonly tokenEndpointAuth?: "client_secret_basic" | "client_secret_post" | "none";
   readonly callbackPort?: number;
+  /** Log in with the device authorization grant (RFC 8628): no loopback redirect. */
+  readonly device?: boolean;
+  /** No user: the pre-registered client's own tokens (client credentials grant). */
+  readonly clientCredentials?: boolean;
   readonly scopes: readonly string[];
   /** Send RFC 8707 `resource` (off for IdPs that reject it, e.g. Entra ID v2). */
   readonly resource: boolean;
@@ -56,6 +61,9 @@ export async function runProxy(settings: ProxySettings): Promise<number> {
     ...(settings.clientSecret ? { clientSecret: settings.clientSecret } : {}),
     ...(settings.clientMetadataUrl ? { clientMetadataUrl: settings.clientMetadataUrl } : {}),
     ...(settings.callbackPort !== undefined ? { callbackPort: settings.callbackPort } : {}),
+    ...(settings.tokenEndpointAuth ? { tokenEndpointAuth: settings.tokenEndpointAuth } : {}),
+    ...(settings.device ? { deviceAuthorization: true } : {}),
+    ...(settings.clientCredentials ? { clientCredentials: true } : {}),
     resource: settings.resource,
     scopes: settings.scopes,
     log,
