@@ -13,11 +13,16 @@ export interface BridgeOptions {
   /** The remote MCP endpoint (for messages to the user). */
   readonly url: URL;
   /**
-   * Opens the remote for the host's `initialize`: sends it, and from then on
-   * hands every server message to `onMessage`. Rejects with
-   * {@link LoginRequiredError} when the server wants a login first.
+   * Opens the remote for the host's first message and from then on hands
+   * every server message to `onMessage`. A session-era host's `initialize` is
+   * sent by it; a 2026-07-28 host's first request is not (the bridge sends it).
+   * Rejects with {@link LoginRequiredError} when the server wants a login first.
    */
-  readonly connect: (initialize: JsonRpcMessage, onMessage: (m: JsonRpcMessage) => void) => Promise<Remote>;
+  readonly connect: (
+    first: JsonRpcMessage,
+    onMessage: (m: JsonRpcMessage) => void,
+    hostEra: HostEra,
+  ) => Promise<Remote>;
   readonly login: LoginState;
   /** Writes one message to the host (stdout). */
   readonly write: (message: JsonRpcMessage) => void;
@@ -25,6 +30,9 @@ export interface BridgeOptions {
   /** Server identity reported while logged out. */
   readonly info: { readonly name: string; readonly version: string };
 }
+
+/** How the host speaks: the session eras (initialize first) or 2026-07-28 (`_meta` on every request). */
+export type HostEra = "session" | "stateless";
 
 /** The bridge between one host (stdio) and the remote server. */
 export interface Bridge {
@@ -38,6 +46,24 @@ type Id = string | number;
 
 /** The tool listed while logged out: calling it (or any tool) answers with the login link. */
 const LOGIN_TOOL = "login";
+
+/** The lists a logged-out proxy answers for the server (each has a `list_changed` notification). */
+const LIST_KINDS = ["tools", "resources", "prompts"] as const;
+type ListKind = (typeof LIST_KINDS)[number];
+
+function listKindOf(method: unknown): ListKind | undefined {
+  switch (method) {
+    case "tools/list":
+      return "tools";
+    case "resources/list":
+    case "resources/templates/list":
+      return "resources";
+    case "prompts/list":
+      return "prompts";
+    default:
+      return undefined;
+  }
+}
 
 /** Protocol versions a logged-out proxy can answer `initialize` with itself (MCP basic/lifecycle). */
 const SESSION_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
@@ -55,7 +81,9 @@ const SESSION_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"
  */
 export function createBridge(options: BridgeOptions): Bridge {
   let remote: Remote | undefined;
+  /** The host's first message: its initialize, or a 2026-07-28 host's first request. */
   let initialize: JsonRpcMessage | undefined;
+  let hostEra: HostEra = "session";
   let initialized: JsonRpcMessage | undefined;
   let state: "new" | "connecting" | "logged-out" | "connected" | "closed" = "new";
   /** Host messages that arrived while the remote was being opened, sent once it is. */
@@ -64,6 +92,10 @@ export function createBridge(options: BridgeOptions): Bridge {
   let retryMs = 0;
   /** Ids of server answers to requests the proxy made itself (a replayed initialize). */
   const swallow = new Set<Id>();
+  /** Lists the host was given the logged-out contents of, to announce as changed after the login. */
+  const staleLists = new Set<ListKind>();
+  /** The last login failed: nothing will start another until a host request meets the server again. */
+  let loginFailed = false;
 
   const fromServer = (m: JsonRpcMessage) => {
     if (isResponse(m) && swallow.delete(m.id as Id)) return;
@@ -72,14 +104,16 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   async function open(init: JsonRpcMessage, replay: boolean): Promise<void> {
     state = "connecting";
-    if (replay) swallow.add(init.id as Id);
+    const session = hostEra === "session";
+    if (replay && session) swallow.add(init.id as Id);
     try {
-      remote = await options.connect(init, fromServer);
+      remote = await options.connect(init, fromServer, hostEra);
     } catch (err) {
-      if (replay) swallow.delete(init.id as Id);
+      if (replay && session) swallow.delete(init.id as Id);
       if (closed()) return;
       if (err instanceof LoginRequiredError) {
-        if (!replay) options.write(result(init.id as Id, loggedOutInitialize(init, options.info)));
+        if (!replay && session) options.write(result(init.id as Id, loggedOutInitialize(init, options.info)));
+        else if (!replay) void answerLoggedOut(init);
         loggedOut();
         const waiting = queue;
         queue = [];
@@ -93,6 +127,13 @@ export function createBridge(options: BridgeOptions): Bridge {
           `cannot reopen the session after the login (${message(err)}); trying again in ${retryMs / 1000}s`,
         );
         loggedOut(retryMs);
+        const waiting = queue;
+        queue = [];
+        for (const m of waiting) {
+          if (isRequest(m)) {
+            options.write(error(m.id as Id, -32603, `cannot reach ${options.url.href}: ${message(err)}`));
+          }
+        }
         return;
       }
       state = "new";
@@ -107,14 +148,14 @@ export function createBridge(options: BridgeOptions): Bridge {
     }
     retryMs = 0;
     state = "connected";
-    if (replay) {
+    if (!session && !replay) await send(init);
+    if (replay && session) {
       if (initialized) await send(initialized);
       // The host saw the logged-out lists: tell it they changed (MCP server/tools "List Changed Notification").
-      for (const method of ["tools", "resources", "prompts"]) {
-        options.write({ jsonrpc: "2.0", method: `notifications/${method}/list_changed` });
-      }
-      options.log("logged in; the server's tools are available");
+      staleLists.clear();
+      for (const kind of LIST_KINDS) announce(kind);
     }
+    if (replay) options.log("logged in; the server's tools are available");
     const waiting = queue;
     queue = [];
     for (const m of waiting) void send(m);
@@ -131,8 +172,39 @@ export function createBridge(options: BridgeOptions): Bridge {
         if (delayMs > 0) setTimeout(reopen, delayMs).unref();
         else reopen();
       },
-      (err: unknown) => options.log(`login failed: ${message(err)}`),
+      (err: unknown) => {
+        options.log(`login failed: ${message(err)}`);
+        if (state === "logged-out") loginFailed = true;
+      },
     );
+  }
+
+  /**
+   * The token lapsed mid-session and could not be renewed: answer for the
+   * server until the user logs in again, then carry on in the same session.
+   */
+  function lapsed(): void {
+    state = "logged-out";
+    void options.login.loggedIn().then(
+      () => {
+        if (state !== "logged-out") return;
+        state = "connected";
+        // Lists answered meanwhile held the login tool: a session host must ask again. Sent even when
+        // the server did not declare `listChanged`, as nothing else would get the host off that list.
+        // (A 2026-07-28 host was told not to keep them: `ttlMs` 0.)
+        if (hostEra === "session") for (const kind of staleLists) announce(kind);
+        staleLists.clear();
+      },
+      (err: unknown) => {
+        // Back to the server: the next request meets its challenge again, which starts a new login.
+        options.log(`login failed: ${message(err)}`);
+        if (state === "logged-out") state = "connected";
+      },
+    );
+  }
+
+  function announce(kind: ListKind): void {
+    options.write({ jsonrpc: "2.0", method: `notifications/${kind}/list_changed` });
   }
 
   function closed(): boolean {
@@ -146,13 +218,8 @@ export function createBridge(options: BridgeOptions): Bridge {
     } catch (err) {
       if (err instanceof LoginRequiredError) {
         // The token lapsed and could not be renewed: answer now, log in again, then carry on.
+        if (state === "connected") lapsed();
         if (isRequest(m)) await answerLoggedOut(m);
-        if (state === "connected") {
-          state = "logged-out";
-          void options.login.loggedIn().then(() => {
-            if (state === "logged-out") state = "connected";
-          });
-        }
         return;
       }
       if (isRequest(m)) {
@@ -168,10 +235,21 @@ export function createBridge(options: BridgeOptions): Bridge {
   /** The answers of a proxy whose user has not logged in yet. */
   async function answerLoggedOut(m: JsonRpcMessage): Promise<void> {
     const id = m.id as Id;
+    // 2026-07-28 results say they are complete; lists must not be cached past the login.
+    const result = (rid: Id, value: object): JsonRpcMessage =>
+      hostEra === "stateless"
+        ? {
+            jsonrpc: "2.0",
+            id: rid,
+            result: { ...value, resultType: "complete", ...(isList(m) ? { ttlMs: 0 } : {}) },
+          }
+        : { jsonrpc: "2.0", id: rid, result: value };
     const link = await options.login.loginUrl();
     const text = link
       ? `You need to log in to ${options.url.origin} before its tools can be used. Open this link to log in: ${link.href}`
       : `You need to log in to ${options.url.origin} before its tools can be used; the login is starting, try again in a moment.`;
+    const kind = listKindOf(m.method);
+    if (kind) staleLists.add(kind);
     switch (m.method) {
       case "tools/list":
         options.write(
@@ -202,6 +280,16 @@ export function createBridge(options: BridgeOptions): Bridge {
       case "ping":
         options.write(result(id, {}));
         return;
+      case "server/discover":
+        options.write(
+          result(id, {
+            supportedVersions: ["2026-07-28"],
+            capabilities: { tools: {}, resources: {}, prompts: {} },
+            instructions: "The server needs a login: call the login tool for the link.",
+            _meta: { "io.modelcontextprotocol/serverInfo": options.info },
+          }),
+        );
+        return;
       default:
         options.write(error(id, -32603, text));
     }
@@ -216,8 +304,18 @@ export function createBridge(options: BridgeOptions): Bridge {
           if (m.method === "initialize" && isRequest(m)) {
             initialize = m;
             void open(m, false);
+          } else if (isRequest(m) && speaksStateless(m)) {
+            hostEra = "stateless";
+            initialize = m;
+            void open(m, false);
           } else if (isRequest(m)) {
-            options.write(error(m.id as Id, -32600, "the first request must be initialize"));
+            options.write(
+              error(
+                m.id as Id,
+                -32600,
+                "the first request must be initialize, or carry the 2026-07-28 _meta",
+              ),
+            );
           }
           return;
         case "connecting":
@@ -226,7 +324,12 @@ export function createBridge(options: BridgeOptions): Bridge {
           return;
         case "logged-out":
           if (m.method === "notifications/initialized") initialized = m;
-          else if (isRequest(m)) void answerLoggedOut(m);
+          else if (isRequest(m) && loginFailed && initialize) {
+            // Meet the server's challenge again: it starts a new login, whose link answers `m`.
+            loginFailed = false;
+            queue.push(m);
+            void open(initialize, true);
+          } else if (isRequest(m)) void answerLoggedOut(m);
           return;
         case "connected":
           if (m.method === "notifications/initialized") initialized = m;
@@ -258,6 +361,16 @@ function loggedOutInitialize(init: JsonRpcMessage, info: { name: string; version
     instructions:
       "The server needs a login: call the login tool for the link. Its tools appear once logged in.",
   };
+}
+
+/** A 2026-07-28 request: its `_meta` names the revision (MCP 2026-07-28 basic/lifecycle). */
+function speaksStateless(m: JsonRpcMessage): boolean {
+  const meta = (m.params as { _meta?: { [k: string]: unknown } } | undefined)?._meta;
+  return m.method === "server/discover" || meta?.["io.modelcontextprotocol/protocolVersion"] === "2026-07-28";
+}
+
+function isList(m: JsonRpcMessage): boolean {
+  return typeof m.method === "string" && m.method.endsWith("/list");
 }
 
 function isRequest(m: JsonRpcMessage): boolean {

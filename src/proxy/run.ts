@@ -2,9 +2,8 @@ import { appendFileSync } from "node:fs";
 import { VERSION } from "../version.js";
 import { createBridge } from "./bridge.js";
 import { openBrowser } from "./browser.js";
+import { connectForSessionHost, connectForStatelessHost } from "./connect.js";
 import { createOAuthClient } from "./oauth/client.js";
-import { connectRemote, createStatelessRemote } from "./remote/index.js";
-import { sessionOverStateless } from "./session-over-stateless.js";
 import { createWriter, readMessages } from "./stdio.js";
 
 /** Settings of `mcpengine proxy <url>` (each a command-line flag). */
@@ -79,9 +78,11 @@ export async function runProxy(settings: ProxySettings): Promise<number> {
     },
   });
   const write = createWriter(process.stdout);
+  const info = { name: "mcpengine-proxy", version: VERSION };
+  const context = { url: settings.url, auth: oauth, log, info };
   const bridge = createBridge({
     url: settings.url,
-    info: { name: "mcpengine-proxy", version: VERSION },
+    info,
     write,
     log,
     login: {
@@ -99,33 +100,10 @@ export async function runProxy(settings: ProxySettings): Promise<number> {
         });
       },
     },
-    connect(initialize, onMessage) {
-      const common = {
-        url: settings.url,
-        auth: oauth,
-        log,
-        onError: (err: Error) => log(`connection to ${settings.url.origin} failed: ${err.message}`),
-      };
-      return connectRemote({
-        ...common,
-        onMessage,
-        hostInitialize: initialize,
-        // A server that speaks only 2026-07-28: bridge the host's session era onto it.
-        statelessOnly: () =>
-          sessionOverStateless({
-            initialize,
-            onMessage,
-            log,
-            open: (clientCapabilities, fromServer) =>
-              createStatelessRemote({
-                ...common,
-                onMessage: fromServer,
-                protocolVersion: "2026-07-28",
-                clientCapabilities,
-              }),
-          }),
-      });
-    },
+    connect: (first, onMessage, hostEra) =>
+      hostEra === "session"
+        ? connectForSessionHost(context, first, onMessage)
+        : connectForStatelessHost(context, first, onMessage),
   });
 
   const stop = new Promise<void>((resolve) => {

@@ -130,7 +130,14 @@ describe("the proxy bridge", () => {
     h.bridge.handle({ jsonrpc: "2.0", id: 9, method: "tools/list" });
     await settle();
     expect(h.toHost).toEqual([
-      { jsonrpc: "2.0", id: 9, error: { code: -32600, message: "the first request must be initialize" } },
+      {
+        jsonrpc: "2.0",
+        id: 9,
+        error: {
+          code: -32600,
+          message: "the first request must be initialize, or carry the 2026-07-28 _meta",
+        },
+      },
     ]);
   });
 });
