@@ -114,7 +114,7 @@ describe("a host that speaks 2026-07-28 over stdio", () => {
       const discover = await host.request("server/discover");
       expect(discover.result?.supportedVersions).toContain("2026-07-28");
       const list = await host.request("tools/list");
-      expect((list.result?.tools as { name: string }[]).map((t) => t.name)).toContain("read_channel");
+      expect(((list.result?.tools ?? []) as { name: string }[]).map((t) => t.name)).toContain("read_channel");
       const call = await host.request("tools/call", { name: "list_channels", arguments: {} });
       expect(call.result?.resultType).toBe("complete");
     } finally {
@@ -133,7 +133,7 @@ describe("a host that speaks 2026-07-28 over stdio", () => {
         resultType: "complete",
       });
       const list = await host.request("tools/list");
-      expect((list.result?.tools as { name: string }[]).map((t) => t.name)).toEqual(["greet"]);
+      expect(((list.result?.tools ?? []) as { name: string }[]).map((t) => t.name)).toEqual(["greet"]);
 
       const first = await host.request("tools/call", { name: "greet", arguments: { name: "Ada" } });
       expect(first.result?.resultType).toBe("input_required");
