@@ -1,52 +1,85 @@
 // `npm run build && node --import tsx bench/quick.ts`: CPU per small call of the gateway (2026-07-28)
 // and of B2, in alternating slices — a fast check while working on the hot path (the full suite is
-// `npm run bench`).
+// `npm run bench`). With the argument `proxy` it measures only the proxy rows instead (X1, X2: our
+// stdio proxy and mcp-remote in front of the gateway; `bench/proxy.ts`).
 import { throughput } from "./load.js";
-import { startChild } from "./proc.js";
+import { type Child, startChild } from "./proc.js";
+import { measureProxies, type ProxyFigures } from "./proxy.js";
 
 const SLICES = Number(process.env.QUICK_SLICES ?? 4);
 const backend = await startChild("backend", "./backend.ts", {}, 1);
 const BACKEND = `127.0.0.1:${backend.port}`;
 const G = await startChild("G", "./servers/gateway.ts", { BACKEND }, 0);
-const B2 = await startChild("B2", "./servers/b2-passthrough.ts", { BACKEND }, 0);
-const body = JSON.stringify({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: {
-    name: "inv_get_http_item",
-    arguments: { sku: "A1" },
-    _meta: {
-      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-      "io.modelcontextprotocol/clientCapabilities": {},
-    },
-  },
-});
-const headers = {
-  "mcp-protocol-version": "2026-07-28",
-  "mcp-method": "tools/call",
-  "mcp-name": "inv_get_http_item",
-};
-const totals = new Map<string, { requests: number; cpu: number }>();
-for (let i = 0; i <= SLICES; i++) {
-  for (const child of [G, B2]) {
-    const load = { url: `http://127.0.0.1:${child.port}/mcp`, body, headers, connections: 32, seconds: 2 };
-    const c0 = child.cpuSeconds();
-    const r = await throughput(load);
-    const c1 = child.cpuSeconds();
-    if (i === 0) continue; // warm-up
-    const t = totals.get(child.name) ?? { requests: 0, cpu: 0 };
-    t.requests += r.requests;
-    t.cpu += c1 - c0;
-    totals.set(child.name, t);
-  }
+try {
+  if (process.argv[2] === "proxy") await proxyRows(G);
+  else await gatewayAgainstB2(G);
+} finally {
+  await Promise.all([G.stop(), backend.stop()]);
 }
-for (const [name, t] of totals) {
+
+async function gatewayAgainstB2(gateway: Child): Promise<void> {
+  const B2 = await startChild("B2", "./servers/b2-passthrough.ts", { BACKEND }, 0);
+  const body = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "tools/call",
+    params: {
+      name: "inv_get_http_item",
+      arguments: { sku: "A1" },
+      _meta: {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+      },
+    },
+  });
+  const headers = {
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+    "mcp-name": "inv_get_http_item",
+  };
+  const totals = new Map<string, { requests: number; cpu: number }>();
+  for (let i = 0; i <= SLICES; i++) {
+    for (const child of [gateway, B2]) {
+      const load = { url: `http://127.0.0.1:${child.port}/mcp`, body, headers, connections: 32, seconds: 2 };
+      const c0 = child.cpuSeconds();
+      const r = await throughput(load);
+      const c1 = child.cpuSeconds();
+      if (i === 0) continue; // warm-up
+      const t = totals.get(child.name) ?? { requests: 0, cpu: 0 };
+      t.requests += r.requests;
+      t.cpu += c1 - c0;
+      totals.set(child.name, t);
+    }
+  }
+  for (const [name, t] of totals) {
+    process.stdout.write(
+      `${name}: ${Math.round(t.requests / (2 * SLICES))} req/s, ${Math.round((t.cpu / t.requests) * 1e6)} µs CPU/call\n`,
+    );
+  }
+  const g = totals.get("G");
+  const b = totals.get("B2");
+  if (g && b) process.stdout.write(`G/B2 throughput ${(g.requests / b.requests).toFixed(3)}\n`);
+  await B2.stop();
+}
+
+/** The proxy rows alone; `BENCH_PROXY_CALLS`, `BENCH_PROXY_PROF` as in `npm run bench`. */
+async function proxyRows(gateway: Child): Promise<void> {
+  const r = await measureProxies({
+    url: `http://127.0.0.1:${gateway.port}/mcp`,
+    tool: "inv_get_http_item",
+    args: { sku: "A1" },
+    calls: Number(process.env.BENCH_PROXY_CALLS ?? 2_000),
+    warmup: 1_500,
+    blocks: 4,
+    maxSeconds: 120,
+    cpu: 0,
+    ...(process.env.BENCH_PROXY_PROF ? { profileDir: process.env.BENCH_PROXY_PROF } : {}),
+  });
+  const line = (f: ProxyFigures) =>
+    `${f.name}: p50 ${f.p50Ms.toFixed(3)} ms (+${f.addedP50Ms.toFixed(3)} over direct, paired ${f.pairedAddedMs.toFixed(3)}), ${Math.round(f.cpuPerCallUs)} µs CPU/call (blocks ${f.cpuPerCallBlocksUs.join(", ")})\n`;
+  process.stdout.write(`direct HTTP p50 ${r.directP50Ms.toFixed(3)} ms over ${r.calls} calls\n`);
+  process.stdout.write(line(r.ours) + line(r.remote));
   process.stdout.write(
-    `${name}: ${Math.round(t.requests / (2 * SLICES))} req/s, ${Math.round((t.cpu / t.requests) * 1e6)} µs CPU/call\n`,
+    `CPU per call, ours / mcp-remote: ${(r.ours.cpuPerCallUs / r.remote.cpuPerCallUs).toFixed(3)}\n`,
   );
 }
-const g = totals.get("G");
-const b = totals.get("B2");
-if (g && b) process.stdout.write(`G/B2 throughput ${(g.requests / b.requests).toFixed(3)}\n`);
-await Promise.all([G.stop(), B2.stop(), backend.stop()]);

@@ -17,6 +17,7 @@ import {
   throughput,
 } from "./load.js";
 import { type Child, startChild } from "./proc.js";
+import { measureProxies, type ProxyFigures } from "./proxy.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -31,6 +32,11 @@ const STREAM_CALLS = 200;
 const STREAM_MESSAGES = 100;
 /** Alternating 1 s slices per interleaved ratio (each of the two targets gets this many). */
 const SLICE_PAIRS = Number(process.env.BENCH_SLICES ?? 16);
+/**
+ * Measured stdio round trips through each proxy (and direct), interleaved. `BENCH_PROXY_PROF=<dir>`
+ * also writes a `--cpu-prof` profile of each proxy there.
+ */
+const PROXY_CALLS = Number(process.env.BENCH_PROXY_CALLS ?? 2_000);
 
 /** A tools/call without protocol metadata (B0, B2, P and session-era requests). */
 const plainCall = (name: string, args: object, meta: object = {}) =>
@@ -274,6 +280,25 @@ async function main(): Promise<void> {
   const addedP50 = median(gatewayTimes) - median(directTimes);
   const pairedMedian = median(pairs);
 
+  // The stdio proxy: a host's round trip through ours and through mcp-remote to G, against the
+  // same call POSTed directly, interleaved (bench/proxy.ts). The proxies run on CPU 0 like the servers.
+  const proxy = await measureProxies({
+    url: gUrl.href,
+    tool: "inv_get_http_item",
+    args: SMALL,
+    calls: PROXY_CALLS,
+    warmup: 1_500,
+    blocks: 4,
+    maxSeconds: 120,
+    cpu: 0,
+    ...(process.env.BENCH_PROXY_PROF ? { profileDir: process.env.BENCH_PROXY_PROF } : {}),
+  });
+  for (const f of [proxy.ours, proxy.remote]) {
+    process.stderr.write(
+      `${f.name}: p50 ${f.p50Ms.toFixed(3)} ms (direct ${proxy.directP50Ms.toFixed(3)}), ${f.cpuPerCallUs.toFixed(0)} µs CPU/call (blocks ${f.cpuPerCallBlocksUs.join(", ")})\n`,
+    );
+  }
+
   // Auth cost, interleaved: short alternating slices of auth off (G) and a reused token (GA).
   const sliceLoad = (t: Target) => ({
     url: `http://127.0.0.1:${t.child.port}/mcp`,
@@ -401,6 +426,18 @@ async function main(): Promise<void> {
       lower: true,
     },
     {
+      target: "our proxy CPU per call ≤ 0.5× mcp-remote's (interleaved)",
+      value: proxy.ours.cpuPerCallUs / proxy.remote.cpuPerCallUs,
+      limit: 0.5,
+      lower: true,
+    },
+    {
+      target: "our proxy added p50 over a direct HTTP call ≤ 0.3 ms (interleaved)",
+      value: proxy.ours.addedP50Ms,
+      limit: 0.3,
+      lower: true,
+    },
+    {
       target: "auth, reused token: throughput ≥ 0.9× auth off (interleaved)",
       value: authRatio,
       limit: 0.9,
@@ -427,6 +464,14 @@ async function main(): Promise<void> {
     cpuPerCallUs: Math.round(m(t, "cpuPerCall")),
     p50Ms: t.p50.length > 0 ? Number(m(t, "p50").toFixed(3)) : null,
   }));
+  const proxyRow = (f: ProxyFigures) => ({
+    name: f.name,
+    cpuPerCallUs: Math.round(f.cpuPerCallUs),
+    p50Ms: Number(f.p50Ms.toFixed(3)),
+    addedP50Ms: Number(f.addedP50Ms.toFixed(3)),
+    pairedAddedMs: Number(f.pairedAddedMs.toFixed(3)),
+  });
+  const proxyRows = [proxyRow(proxy.ours), proxyRow(proxy.remote)];
   const result = {
     date: new Date().toISOString(),
     node: process.version,
@@ -439,6 +484,7 @@ async function main(): Promise<void> {
     authInterleavedRatio: Number(authRatio.toFixed(3)),
     b2InterleavedRatio: Number(b2Ratio.toFixed(3)),
     targets: rows,
+    proxy: { calls: proxy.calls, directP50Ms: Number(proxy.directP50Ms.toFixed(3)), rows: proxyRows },
     checks,
     gatewayCpuPerCallUs: Math.round(m(G, "cpuPerCall")),
     largeReplies: large.map((l) => ({ ...l, ratio: Number((l.gateway / l.sdk).toFixed(2)) })),
@@ -458,6 +504,10 @@ async function main(): Promise<void> {
     "| --- | ---: | ---: | ---: |",
     `| B1 direct gRPC unary (grpc-js client) | | | ${b1p50.toFixed(3)} |`,
     ...rows.map((r) => `| ${r.name} | ${r.rps} | ${r.cpuPerCallUs} | ${r.p50Ms ?? ""} |`),
+    `| X0 direct HTTP POST of X1/X2's call (session, from the load process) | | | ${proxy.directP50Ms.toFixed(3)} |`,
+    ...proxyRows.map((r) => `| ${r.name} | | ${r.cpuPerCallUs} | ${r.p50Ms} |`),
+    "",
+    `Stdio proxies (${proxy.calls} round trips each, one in flight, interleaved with direct POSTs; CPU is the proxy process's alone): added p50 over the direct call ${proxyRows.map((r) => `${r.name.split(" (")[0]} ${r.addedP50Ms.toFixed(3)} ms`).join(", ")}.`,
     "",
     "| large reply | gateway req/s | P req/s | ratio |",
     "| --- | ---: | ---: | ---: |",
@@ -487,6 +537,8 @@ async function main(): Promise<void> {
     gatewayCpuPerCallUs: result.gatewayCpuPerCallUs,
     b2CpuPerCallUs: Math.round(m(B2, "cpuPerCall")),
     sdkCpuPerCallUs: Math.round(m(P, "cpuPerCall")),
+    proxyCpuPerCallUs: Math.round(proxy.ours.cpuPerCallUs),
+    mcpRemoteCpuPerCallUs: Math.round(proxy.remote.cpuPerCallUs),
     checks: Object.fromEntries(checks.map((c) => [c.target, Number(c.value.toFixed(3))])),
   });
 
@@ -503,6 +555,9 @@ interface RunRecord {
   gatewayCpuPerCallUs: number;
   b2CpuPerCallUs: number;
   sdkCpuPerCallUs: number;
+  /** The stdio proxy's CPU per round trip, and mcp-remote's in the same run (absent before they were measured). */
+  proxyCpuPerCallUs?: number;
+  mcpRemoteCpuPerCallUs?: number;
   checks: Record<string, number>;
 }
 
