@@ -1,4 +1,5 @@
 import { LoginRequiredError, RemoteError, type RemoteOptions } from "../types.js";
+import { nodeFetch } from "./node-fetch.js";
 
 /** One HTTP request to the remote. Bodies are strings so a request can be sent again after a challenge. */
 export interface HttpRequest {
@@ -50,7 +51,7 @@ const MAX_ERROR_BODY = 64 * 1024;
  * are; a network failure is a {@link RemoteError} without a status.
  */
 export function createHttpClient(options: RemoteOptions): HttpClient {
-  const send = options.fetch ?? fetch;
+  const send = options.fetch ?? nodeFetch;
   return async (url, request) => {
     for (let attempt = 0; ; attempt++) {
       const headers: { [name: string]: string } = { ...request.headers };
