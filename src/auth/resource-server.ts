@@ -48,18 +48,26 @@ export function createResourceServer(
   const cache = new TokenCache(settings.cacheSize, now);
   const discovery = createDiscovery(settings.issuer, fetchFn);
   const counters = { verified: 0, cacheHits: 0, introspected: 0 };
-  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
 
-  async function keySet() {
-    if (!jwks) {
+  /**
+   * The issuer's key set, built once: concurrent first requests share one
+   * discovery and one set (whose first fetch jose shares among its callers);
+   * a failed discovery is forgotten so that a later request tries again.
+   */
+  function keySet(): Promise<ReturnType<typeof createRemoteJWKSet>> {
+    jwks ??= (async () => {
       const uri = settings.jwksUri ?? (await discovery()).jwks_uri;
       if (!uri) throw new Error(`the issuer ${settings.issuer} publishes no jwks_uri`);
-      jwks = createRemoteJWKSet(new URL(uri), {
+      return createRemoteJWKSet(new URL(uri), {
         cooldownDuration: settings.jwksCooldownMs,
         cacheMaxAge: 10 * 60_000,
         [customFetch]: fetchFn,
       });
-    }
+    })();
+    jwks.catch(() => {
+      jwks = undefined;
+    });
     return jwks;
   }
 
@@ -91,6 +99,10 @@ export function createResourceServer(
       payload = result.payload;
     } catch (err) {
       return challenges.invalidToken(describeJoseError(err));
+    }
+    // RFC 7519 §4.1.6: a token issued in the future (beyond the allowed skew) is not yet valid.
+    if (typeof payload.iat === "number" && payload.iat > now() / 1000 + settings.clockSkewSeconds) {
+      return challenges.invalidToken("the token was issued in the future (iat)");
     }
     counters.verified++;
     const identity = identityFrom(payload, token);
@@ -125,7 +137,7 @@ export function createResourceServer(
     return { ok: true, identity };
   }
 
-  /** Verifies a token the cache does not hold, and caches its identity under `header` until it expires. */
+  /** Verifies a token the cache does not hold, and caches its identity under `header` (canonical) until it expires. */
   async function verify(token: string, header: string): Promise<AuthResult> {
     const looksJwt = token.split(".").length === 3;
     const result =
@@ -144,7 +156,9 @@ export function createResourceServer(
   return {
     authenticate(authorization) {
       if (authorization === undefined || authorization === "") return challenges.missing();
-      // The same header, byte for byte, was parsed and its token verified before.
+      // Identities are cached under the canonical header `Bearer <token>`: the common spelling
+      // hits without parsing, and other spellings of the same token (case, spaces) are parsed and
+      // find the same entry, so they can neither fill the cache nor be verified again.
       const cached = cache.get(authorization);
       if (cached) {
         counters.cacheHits++;
@@ -153,7 +167,13 @@ export function createResourceServer(
       if (!/^Bearer /i.test(authorization)) return challenges.missing();
       const m = BEARER.exec(authorization);
       if (!m?.[1]) return challenges.invalidRequest("malformed Authorization header");
-      return verify(m[1], authorization);
+      const canonical = `Bearer ${m[1]}`;
+      const known = canonical === authorization ? undefined : cache.get(canonical);
+      if (known) {
+        counters.cacheHits++;
+        return { ok: true, identity: known };
+      }
+      return verify(m[1], canonical);
     },
     insufficientScope: (required) => challenges.insufficientScope(required),
     metadata: () =>

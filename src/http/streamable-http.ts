@@ -149,6 +149,17 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     req: IncomingMessage,
     res: ServerResponse,
   ): { identity?: Identity } | undefined | Promise<{ identity?: Identity } | undefined> {
+    const duplicate = duplicatedHeader(req);
+    if (duplicate) {
+      // Two Host or Authorization headers: which one a proxy in front acted on is unknowable (RFC 9112 §3.2).
+      sendJson(
+        res,
+        400,
+        failure(null, ErrorCode.InvalidRequest, `Bad Request: more than one ${duplicate} header`),
+        true,
+      );
+      return undefined;
+    }
     const refusal = options.origin?.check(req);
     if (refusal) {
       req.resume();
@@ -167,8 +178,10 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     result: AuthResult,
   ): { identity?: Identity } | undefined {
     if (!result.ok) {
-      req.resume();
-      refuse(res, result);
+      // A caller we refuse does not get its large body read: answer and close the connection.
+      const close = hasLargeBody(req);
+      if (!close) req.resume();
+      refuse(res, result, close);
       return undefined;
     }
     return { identity: result.identity };
@@ -973,9 +986,33 @@ function sendJson(res: ServerResponse, status: number, payload: JsonRpcResponse,
 }
 
 /** Answers an authentication or authorization failure (RFC 6750 §3). */
-export function refuse(res: ServerResponse, failure: AuthFailure): void {
+export function refuse(res: ServerResponse, failure: AuthFailure, close = false): void {
   const body = failure.error
     ? JSON.stringify({ error: failure.error, error_description: failure.description })
     : JSON.stringify({ error: "unauthorized", error_description: failure.description });
-  res.writeHead(failure.status, { ...JSON_HEADERS, "www-authenticate": failure.wwwAuthenticate }).end(body);
+  const headers = { ...JSON_HEADERS, "www-authenticate": failure.wwwAuthenticate };
+  res.writeHead(failure.status, close ? { ...headers, connection: "close" } : headers).end(body);
+}
+
+/** Bodies up to this size are drained after a refusal, keeping the connection for the retry. */
+const DRAIN_LIMIT = 64 * 1024;
+
+/** A body that is chunked, or declared larger than {@link DRAIN_LIMIT}. */
+function hasLargeBody(req: IncomingMessage): boolean {
+  if (req.headers["transfer-encoding"] !== undefined) return true;
+  const length = Number(req.headers["content-length"] ?? 0);
+  return !(length <= DRAIN_LIMIT);
+}
+
+/** The first of Host and Authorization that the request carries more than once (Node keeps only the first). */
+function duplicatedHeader(req: IncomingMessage): string | undefined {
+  let host = 0;
+  let authorization = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name === "host" && ++host > 1) return "Host";
+    if (name === "authorization" && ++authorization > 1) return "Authorization";
+  }
+  return undefined;
 }

@@ -221,3 +221,40 @@ describe("key rotation", () => {
     expect(idp.jwksFetches - before).toBeLessThanOrEqual(1);
   });
 });
+
+describe("tokens under load and at the edges of time", () => {
+  it("verifies one token once, however its header is spelled", async () => {
+    const rs = createResourceServer(settings({ cacheSize: 4 }));
+    const token = await idp.token(AUDIENCE);
+    const spellings = Array.from(
+      { length: 200 },
+      (_, i) => `${i % 2 ? "bearer" : "Bearer"}${" ".repeat(1 + (i % 7))}${token}${" ".repeat(i % 3)}`,
+    );
+    for (const header of spellings) expect((await rs.authenticate(header)).ok).toBe(true);
+    expect(rs.stats().verified).toBe(1);
+    // The canonical spelling is still cached: 200 odd spellings did not evict it.
+    expect(await rs.authenticate(`Bearer ${token}`)).toMatchObject({ ok: true });
+    expect(rs.stats().verified).toBe(1);
+  });
+
+  it("fetches the issuer's keys once for concurrent first requests", async () => {
+    const rs = createResourceServer(settings());
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => forge(claims())));
+    const before = idp.jwksFetches;
+    const results = await Promise.all(tokens.map((t) => rs.authenticate(`Bearer ${t}`)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(idp.jwksFetches - before).toBe(1);
+  });
+
+  it("refuses a token issued an hour in the future, and accepts one within the clock skew", async () => {
+    const rs = createResourceServer(settings({ clockSkewSeconds: 60 }));
+    const now = Math.floor(Date.now() / 1000);
+    const future = await rs.authenticate(
+      `Bearer ${await forge(claims({ iat: now + 3600, exp: now + 7200 }))}`,
+    );
+    expect(future).toMatchObject({ ok: false, status: 401, error: "invalid_token" });
+    if (!future.ok) expect(future.description).toBe("the token was issued in the future (iat)");
+    const skewed = await rs.authenticate(`Bearer ${await forge(claims({ iat: now + 30 }))}`);
+    expect(skewed.ok).toBe(true);
+  });
+});
