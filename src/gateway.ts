@@ -128,7 +128,13 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     slot.services = services;
     slot.handle = {
       name: b.name,
-      transport: createBackendTransport({ target: b.target, name: b.name, protocol: b.protocol }),
+      transport: createBackendTransport({
+        target: b.target,
+        name: b.name,
+        protocol: b.protocol,
+        maxMessageBytes: config.maxResultBytes,
+      }),
+      maxResultBytes: config.maxResultBytes,
       registry: loaded.registry,
       timeoutMs: b.timeoutMs,
       validator: createArgumentValidator(loaded.registry),
@@ -236,7 +242,10 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       http.close();
     },
     async listen() {
-      const listener = await listen(config.host, config.port, routes);
+      const listener = await listen(config.host, config.port, routes, {
+        maxConnections: config.maxConnections,
+        requestTimeoutMs: config.requestTimeoutMs,
+      });
       return {
         ...listener,
         close: async () => {

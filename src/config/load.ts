@@ -42,6 +42,12 @@ export interface GatewayConfig {
   readonly path: string;
   readonly serverName: string;
   readonly maxBodyBytes: number;
+  /** Largest streamed tool result and largest backend reply message, in bytes. */
+  readonly maxResultBytes: number;
+  /** Most concurrent client connections. */
+  readonly maxConnections: number;
+  /** Time for a request's headers and body to arrive. */
+  readonly requestTimeoutMs: number;
   readonly backends: readonly BackendConfig[];
   /** Bearer-token validation; absent when the gateway runs without auth. */
   readonly auth?: AuthSettings;
@@ -197,6 +203,8 @@ export function parseConfig(
     keepAliveMs: s?.keepAlive ? durationMs(s.keepAlive) : 15_000,
   };
   if (sessions.idleTimeoutMs <= 0) throw invalid("sessions.idle_timeout", "must be positive");
+  const requestTimeoutMs = msg.requestTimeout ? durationMs(msg.requestTimeout) : 30_000;
+  if (requestTimeoutMs <= 0) throw invalid("request_timeout", "must be positive");
   if (sessions.keepAliveMs <= 0) throw invalid("sessions.keep_alive", "must be positive");
   return {
     ...(auth ? { auth } : {}),
@@ -210,6 +218,9 @@ export function parseConfig(
     path,
     serverName: msg.serverName || "mcpengine",
     maxBodyBytes: msg.maxBodyBytes || 4 * 1024 * 1024,
+    maxResultBytes: Number(msg.maxResultBytes) || 16 * 1024 * 1024,
+    maxConnections: msg.maxConnections || 1024,
+    requestTimeoutMs,
     backends,
   };
 }

@@ -26,6 +26,8 @@ export interface BackendHandle {
   /** Deadline of every call in milliseconds, sent as `grpc-timeout`. */
   readonly timeoutMs: number;
   readonly validator: ArgumentValidator;
+  /** Largest result collected from a server-streaming RPC, in bytes of JSON (default 16 MiB). */
+  readonly maxResultBytes?: number;
 }
 
 /** Progress reported while a call runs (MCP basic/utilities/progress). */
@@ -53,6 +55,8 @@ export type Outcome<T> = { readonly done: T } | { readonly input: InputRequired 
 
 /** Upper bound on collected messages of one server-streaming call. */
 const MAX_STREAM_MESSAGES = 10_000;
+/** Default bound on the JSON collected from one server-streaming call. */
+const MAX_RESULT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Invokes the RPC behind a tool: strict ProtoJSON decoding of the arguments,
@@ -182,6 +186,8 @@ async function callStreaming(
     );
     const events = method.output.typeName === WellKnown.ToolEvent;
     const messages: JsonValue[] = [];
+    const limit = backend.maxResultBytes ?? MAX_RESULT_BYTES;
+    let bytes = 0;
     let result: CallToolResult | undefined;
     for await (const msg of res.message) {
       const json = replyJson(method.output, msg, backend.registry);
@@ -189,8 +195,17 @@ async function callStreaming(
         result = relayEvent(json, ctx) ?? result;
         continue;
       }
+      const text = JSON.stringify(json);
+      bytes += text.length;
+      if (bytes > limit) {
+        // Bounded memory: a backend may stream without end; stop it and say why.
+        abort.abort();
+        return errorResult(
+          `The result of tool "${tool.name}" exceeds ${limit} bytes after ${messages.length} messages from backend "${backend.name}"; the call was cancelled.`,
+        );
+      }
       messages.push(json);
-      ctx.onProgress?.({ progress: messages.length, message: JSON.stringify(json) });
+      ctx.onProgress?.({ progress: messages.length, message: text });
       if (messages.length >= MAX_STREAM_MESSAGES) {
         abort.abort();
         break;

@@ -17,6 +17,8 @@ export interface TransportOptions {
   readonly target: string;
   /** The backend's name in the config, used in error messages. */
   readonly name?: string;
+  /** Largest reply message accepted (gRPC only; default 64 MiB). */
+  readonly maxMessageBytes?: number;
   readonly protocol: BackendProtocol;
   /** Types for `google.protobuf.Any` in JSON payloads (Connect JSON). */
   readonly registry?: Registry;
@@ -32,7 +34,11 @@ export function createBackendTransport(options: TransportOptions): Transport {
   const baseUrl = options.target.replace(/\/+$/, "");
   switch (options.protocol) {
     case "grpc":
-      return createH2GrpcTransport(options.name ? { baseUrl, name: options.name } : { baseUrl });
+      return createH2GrpcTransport({
+        baseUrl,
+        ...(options.name ? { name: options.name } : {}),
+        ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
+      });
     case "connect":
       return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
     case "grpc-web":

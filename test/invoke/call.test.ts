@@ -177,6 +177,18 @@ describe("callTool", () => {
     expect(seen).toEqual(messages.map((m, i) => ({ progress: i + 1, message: m })));
   });
 
+  it("ends a streamed result that grows past max_result_bytes with a tool error", async () => {
+    const { backend, tool } = setup(async () => ({ item: item("x") }));
+    const limited = { ...backend, maxResultBytes: 2_000 };
+    const result = await call(tool("inv_tail_item"), { sku: "S", count: 5_000 }, limited);
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(
+      /^The result of tool "inv_tail_item" exceeds 2000 bytes after \d+ messages from backend "inv"; the call was cancelled\.$/,
+    );
+    const whole = await call(tool("inv_tail_item"), { sku: "S", count: 5 }, limited);
+    expect(whole.isError).toBeUndefined();
+  });
+
   it("cancels the backend RPC when the caller aborts", async () => {
     let backendSawAbort = false;
     const { backend, tool } = setup(async (_req, ctx) => {

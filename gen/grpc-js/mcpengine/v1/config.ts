@@ -101,6 +101,19 @@ export interface Config {
    * per process.
    */
   stateKey: string;
+  /**
+   * Largest tool result collected from a server-streaming RPC, and largest
+   * single reply message from a backend, in bytes. Past it the call ends with
+   * a tool error (and the RPC is cancelled). Default 16 MiB.
+   */
+  maxResultBytes: string;
+  /** Most concurrent client connections; more are closed at once. Default 1024. */
+  maxConnections: number;
+  /**
+   * A request's headers and body must arrive within this time, else 408 and
+   * the connection is closed (slow-body clients). Default 30s.
+   */
+  requestTimeout: Duration | undefined;
 }
 
 /** Sessions bounds session state. */
@@ -219,6 +232,9 @@ function createBaseConfig(): Config {
     allowedHosts: [],
     allowedOrigins: [],
     stateKey: "",
+    maxResultBytes: "0",
+    maxConnections: 0,
+    requestTimeout: undefined,
   };
 }
 
@@ -256,6 +272,15 @@ export const Config: MessageFns<Config> = {
     }
     if (message.stateKey !== "") {
       writer.uint32(90).string(message.stateKey);
+    }
+    if (message.maxResultBytes !== "0") {
+      writer.uint32(96).uint64(message.maxResultBytes);
+    }
+    if (message.maxConnections !== 0) {
+      writer.uint32(104).uint32(message.maxConnections);
+    }
+    if (message.requestTimeout !== undefined) {
+      Duration.encode(message.requestTimeout, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -361,6 +386,30 @@ export const Config: MessageFns<Config> = {
             message.stateKey = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.maxResultBytes = reader.uint64().toString();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxConnections = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.requestTimeout = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -410,6 +459,21 @@ export const Config: MessageFns<Config> = {
         : isSet(object.state_key)
         ? globalThis.String(object.state_key)
         : "",
+      maxResultBytes: isSet(object.maxResultBytes)
+        ? globalThis.String(object.maxResultBytes)
+        : isSet(object.max_result_bytes)
+        ? globalThis.String(object.max_result_bytes)
+        : "0",
+      maxConnections: isSet(object.maxConnections)
+        ? globalThis.Number(object.maxConnections)
+        : isSet(object.max_connections)
+        ? globalThis.Number(object.max_connections)
+        : 0,
+      requestTimeout: isSet(object.requestTimeout)
+        ? Duration.fromJSON(object.requestTimeout)
+        : isSet(object.request_timeout)
+        ? Duration.fromJSON(object.request_timeout)
+        : undefined,
     };
   },
 
@@ -448,6 +512,15 @@ export const Config: MessageFns<Config> = {
     if (message.stateKey !== "") {
       obj.stateKey = message.stateKey;
     }
+    if (message.maxResultBytes !== "0") {
+      obj.maxResultBytes = message.maxResultBytes;
+    }
+    if (message.maxConnections !== 0) {
+      obj.maxConnections = Math.round(message.maxConnections);
+    }
+    if (message.requestTimeout !== undefined) {
+      obj.requestTimeout = Duration.toJSON(message.requestTimeout);
+    }
     return obj;
   },
 
@@ -469,6 +542,11 @@ export const Config: MessageFns<Config> = {
     message.allowedHosts = object.allowedHosts?.map((e) => e) || [];
     message.allowedOrigins = object.allowedOrigins?.map((e) => e) || [];
     message.stateKey = object.stateKey ?? "";
+    message.maxResultBytes = object.maxResultBytes ?? "0";
+    message.maxConnections = object.maxConnections ?? 0;
+    message.requestTimeout = (object.requestTimeout !== undefined && object.requestTimeout !== null)
+      ? Duration.fromPartial(object.requestTimeout)
+      : undefined;
     return message;
   },
 };
