@@ -66,6 +66,8 @@ export interface SessionSettings {
   readonly idleTimeoutMs: number;
   readonly maxSessions: number;
   readonly maxBufferedEvents: number;
+  /** Replay bytes across all sessions. */
+  readonly maxBufferedBytes: number;
   readonly keepAliveMs: number;
 }
 
@@ -200,6 +202,7 @@ export function parseConfig(
     idleTimeoutMs: s?.idleTimeout ? durationMs(s.idleTimeout) : 30 * 60_000,
     maxSessions: s?.maxSessions || 10_000,
     maxBufferedEvents: s?.maxBufferedEvents || 1_000,
+    maxBufferedBytes: Number(s?.maxBufferedBytes ?? 0) || 256 * 1024 * 1024,
     keepAliveMs: s?.keepAlive ? durationMs(s.keepAlive) : 15_000,
   };
   if (sessions.idleTimeoutMs <= 0) throw invalid("sessions.idle_timeout", "must be positive");

@@ -25,6 +25,43 @@ export interface EventStreamOptions {
   readonly retryMs: number;
   /** Send a priming event (an id and empty data) first, so the client can resume (MCP 2025-11-25). */
   readonly prime: boolean;
+  /** Shared bounds on replay bytes (the session's, the gateway's) this stream counts against. */
+  readonly budgets?: readonly ReplayBudget[];
+}
+
+/**
+ * A bound on the replay bytes of many streams (one session's, or the whole
+ * gateway's). Past it, the oldest streams give up what they keep: finished
+ * streams with no connection first, whole; then the oldest events of the
+ * others. Replay is best effort; memory is not.
+ */
+export class ReplayBudget {
+  used = 0;
+  /** Streams in the order they were opened: the first are the oldest. */
+  private readonly streams = new Set<EventStream>();
+
+  constructor(readonly maxBytes: number) {}
+
+  /** Counts `bytes` more (or fewer) for `stream`, reclaiming from the oldest streams past the bound. */
+  charge(stream: EventStream, bytes: number): void {
+    this.used += bytes;
+    if (bytes > 0) this.streams.add(stream);
+    if (this.used <= this.maxBytes) return;
+    for (const s of this.streams) {
+      if (s.done && !s.live) s.release();
+      if (this.used <= this.maxBytes) return;
+    }
+    for (const s of this.streams) {
+      let dropped = true;
+      while (this.used > this.maxBytes && dropped) dropped = s.dropOldest();
+      if (this.used <= this.maxBytes) return;
+    }
+  }
+
+  /** The stream keeps nothing any more. */
+  forget(stream: EventStream): void {
+    this.streams.delete(stream);
+  }
 }
 
 interface Buffered {
@@ -112,15 +149,36 @@ export class EventStream {
     if (keep) {
       this.buffer.push({ seq: this.seq, frame });
       this.bufferedBytes += frame.length;
+      for (const b of this.options.budgets ?? []) b.charge(this, frame.length);
       const maxBytes = this.options.maxBufferedBytes ?? 4 * 1024 * 1024;
-      while (
-        this.buffer.length > this.options.maxBuffered ||
-        (this.bufferedBytes > maxBytes && this.buffer.length > 1)
-      ) {
-        this.bufferedBytes -= this.buffer.shift()?.frame.length ?? 0;
+      // Bounded by count and by bytes, the newest event included: one larger than the bound is sent
+      // but not kept for replay.
+      while (this.buffer.length > this.options.maxBuffered || this.bufferedBytes > maxBytes) {
+        if (!this.dropOldest()) break;
       }
     }
     this.res?.write(frame);
+  }
+
+  /** Drops the oldest kept event; false when none is left. */
+  dropOldest(): boolean {
+    const first = this.buffer.shift();
+    if (!first) return false;
+    this.bufferedBytes -= first.frame.length;
+    for (const b of this.options.budgets ?? []) b.used -= first.frame.length;
+    return true;
+  }
+
+  /** Keeps nothing more for replay (the stream was evicted, or its session closed). */
+  release(): void {
+    let dropped = true;
+    while (dropped) dropped = this.dropOldest();
+    for (const b of this.options.budgets ?? []) b.forget(this);
+  }
+
+  /** Bytes kept for replay. */
+  get keptBytes(): number {
+    return this.bufferedBytes;
   }
 
   private detach(end = false): void {

@@ -26,7 +26,7 @@ import {
 } from "../mcp/index.js";
 import { readBody } from "./body.js";
 import type { OriginPolicy } from "./origin.js";
-import { EventStream, SSE_HEADERS, sseEvent } from "./sse.js";
+import { EventStream, ReplayBudget, SSE_HEADERS, sseEvent } from "./sse.js";
 
 /** Limits and timings of sessions (session-era revisions and 2024-11-05). */
 export interface SessionLimits {
@@ -40,6 +40,8 @@ export interface SessionLimits {
   readonly keepAliveMs: number;
   /** Server-to-client requests fail after this long without an answer (ms). */
   readonly clientRequestTimeoutMs: number;
+  /** Bytes of events kept for replay across all sessions; the oldest finished streams go first. */
+  readonly maxBufferedBytes: number;
 }
 
 export const DEFAULT_SESSION_LIMITS: SessionLimits = {
@@ -48,7 +50,11 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxBufferedEvents: 1_000,
   keepAliveMs: 15_000,
   clientRequestTimeoutMs: 5 * 60_000,
+  maxBufferedBytes: 256 * 1024 * 1024,
 };
+
+/** Bytes of events one session keeps for replay, over all its streams. */
+const SESSION_REPLAY_BYTES = 32 * 1024 * 1024;
 
 /** Options of {@link createMcpHttp}. */
 export interface StreamableHttpOptions {
@@ -108,6 +114,8 @@ interface Session {
   lastSeen: number;
   nextStream: number;
   nextRequest: number;
+  /** The session's share of replay memory (its streams count against it and the gateway's). */
+  readonly replay: ReplayBudget;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
@@ -134,6 +142,8 @@ const NAMED: { readonly [method: string]: string } = {
  */
 export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   const limits: SessionLimits = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
+  /** Replay memory of every session together. */
+  const replayBudget = new ReplayBudget(limits.maxBufferedBytes);
   const sessions = new Map<string, Session>();
   const sweeper = setInterval(sweep, Math.min(60_000, Math.max(1_000, limits.idleTimeoutMs / 4)));
   sweeper.unref();
@@ -471,6 +481,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       lastSeen: Date.now(),
       nextStream: 0,
       nextRequest: 0,
+      replay: new ReplayBudget(SESSION_REPLAY_BYTES),
     };
     sessions.set(id, session);
     return session;
@@ -542,6 +553,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       for (const [id, s] of session.streams) {
         if (s.done) {
           session.streams.delete(id);
+          s.release();
           break;
         }
       }
@@ -552,6 +564,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   function streamOptions(session: Session) {
     return {
       maxBuffered: limits.maxBufferedEvents,
+      budgets: [session.replay, replayBudget],
       keepAliveMs: limits.keepAliveMs,
       retryMs: 1_000,
       prime: session.version >= "2025-11-25",
@@ -731,8 +744,12 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     for (const a of session.inflight.values()) a.abort(new Error("session closed"));
     for (const a of session.hooks.subscriptions.values()) a.abort();
     for (const p of session.pending.values()) p.reject(new Error("session closed"));
-    for (const s of session.streams.values()) s.end();
+    for (const s of session.streams.values()) {
+      s.end();
+      s.release();
+    }
     session.standalone?.end();
+    session.standalone?.release();
     if (session.legacyRes && !session.legacyRes.writableEnded) session.legacyRes.end();
   }
 

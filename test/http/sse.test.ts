@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { describe, expect, it } from "vitest";
-import { EventStream } from "../../src/http/sse.js";
+import { EventStream, ReplayBudget } from "../../src/http/sse.js";
 
 /** Just enough of a ServerResponse to collect what a stream writes. */
 function sink() {
@@ -70,5 +70,57 @@ describe("resumable event streams", () => {
     expect(EventStream.parseEventId("12_34")).toEqual({ stream: "12", seq: 34 });
     expect(EventStream.parseEventId("nope")).toBeUndefined();
     expect(EventStream.parseEventId("_3")).toBeUndefined();
+  });
+});
+
+describe("replay memory", () => {
+  const base = { maxBuffered: 1_000, keepAliveMs: 0, retryMs: 1_000, prime: false };
+  const big = (n: number) => ({
+    jsonrpc: "2.0",
+    method: "notifications/message",
+    params: { data: "x".repeat(n) },
+  });
+  const replayAfter = (stream: EventStream, seq: number) => {
+    const res = sink();
+    stream.attach(res as unknown as ServerResponse, {}, seq);
+    return ids(res.text);
+  };
+
+  it("does not keep an event larger than the stream's bound, the last one included", () => {
+    const stream = new EventStream("1", { ...base, maxBufferedBytes: 10_000 });
+    stream.send(big(100));
+    stream.send(big(50_000));
+    expect(stream.keptBytes).toBe(0);
+    expect(replayAfter(stream, 0)).toEqual([]);
+  });
+
+  it("bounds a session's streams together, finished streams without a connection going first", () => {
+    const session = new ReplayBudget(30_000);
+    const first = new EventStream("1", { ...base, budgets: [session] });
+    first.send(big(20_000));
+    first.end();
+    const second = new EventStream("2", { ...base, budgets: [session] });
+    second.send(big(5_000));
+    second.send(big(20_000));
+    expect(first.keptBytes).toBe(0);
+    expect(second.keptBytes).toBeGreaterThan(25_000);
+    expect(session.used).toBe(second.keptBytes);
+    expect(session.used).toBeLessThanOrEqual(30_000);
+  });
+
+  it("bounds all sessions together by dropping the oldest events of live streams last", () => {
+    const global = new ReplayBudget(12_000);
+    const a = new EventStream("a", { ...base, budgets: [global] });
+    const b = new EventStream("b", { ...base, budgets: [global] });
+    a.send(big(5_000));
+    b.send(big(5_000));
+    a.send(big(5_000));
+    expect(global.used).toBeLessThanOrEqual(12_000);
+    expect(global.used).toBe(a.keptBytes + b.keptBytes);
+    // a is the oldest stream: its first event went; b and a's newest remain.
+    expect(replayAfter(a, 0)).toEqual(["a_2"]);
+    expect(replayAfter(b, 0)).toEqual(["b_1"]);
+    a.release();
+    expect(global.used).toBe(b.keptBytes);
   });
 });

@@ -130,7 +130,15 @@ export interface Sessions {
   /** Events kept per stream for Last-Event-ID replay. Default 1000. */
   maxBufferedEvents: number;
   /** Interval of SSE keep-alive comments. Default 15s. */
-  keepAlive: Duration | undefined;
+  keepAlive:
+    | Duration
+    | undefined;
+  /**
+   * Bytes of events kept for replay across all sessions (each stream keeps at
+   * most 4 MiB and each session 32 MiB); past it the oldest finished streams
+   * are dropped first. Default 256 MiB.
+   */
+  maxBufferedBytes: string;
 }
 
 /** Auth configures the gateway as an OAuth 2.1 resource server. */
@@ -552,7 +560,7 @@ export const Config: MessageFns<Config> = {
 };
 
 function createBaseSessions(): Sessions {
-  return { idleTimeout: undefined, maxSessions: 0, maxBufferedEvents: 0, keepAlive: undefined };
+  return { idleTimeout: undefined, maxSessions: 0, maxBufferedEvents: 0, keepAlive: undefined, maxBufferedBytes: "0" };
 }
 
 export const Sessions: MessageFns<Sessions> = {
@@ -568,6 +576,9 @@ export const Sessions: MessageFns<Sessions> = {
     }
     if (message.keepAlive !== undefined) {
       Duration.encode(message.keepAlive, writer.uint32(34).fork()).join();
+    }
+    if (message.maxBufferedBytes !== "0") {
+      writer.uint32(40).uint64(message.maxBufferedBytes);
     }
     return writer;
   },
@@ -617,6 +628,14 @@ export const Sessions: MessageFns<Sessions> = {
             message.keepAlive = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxBufferedBytes = reader.uint64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -651,6 +670,11 @@ export const Sessions: MessageFns<Sessions> = {
         : isSet(object.keep_alive)
         ? Duration.fromJSON(object.keep_alive)
         : undefined,
+      maxBufferedBytes: isSet(object.maxBufferedBytes)
+        ? globalThis.String(object.maxBufferedBytes)
+        : isSet(object.max_buffered_bytes)
+        ? globalThis.String(object.max_buffered_bytes)
+        : "0",
     };
   },
 
@@ -668,6 +692,9 @@ export const Sessions: MessageFns<Sessions> = {
     if (message.keepAlive !== undefined) {
       obj.keepAlive = Duration.toJSON(message.keepAlive);
     }
+    if (message.maxBufferedBytes !== "0") {
+      obj.maxBufferedBytes = message.maxBufferedBytes;
+    }
     return obj;
   },
 
@@ -684,6 +711,7 @@ export const Sessions: MessageFns<Sessions> = {
     message.keepAlive = (object.keepAlive !== undefined && object.keepAlive !== null)
       ? Duration.fromPartial(object.keepAlive)
       : undefined;
+    message.maxBufferedBytes = object.maxBufferedBytes ?? "0";
     return message;
   },
 };
