@@ -69,6 +69,8 @@ export interface SessionSettings {
   /** Replay bytes across all sessions. */
   readonly maxBufferedBytes: number;
   readonly keepAliveMs: number;
+  /** Sessions one client (subject or address) may hold. */
+  readonly maxSessionsPerClient: number;
 }
 
 /** Reads and checks `mcpengine.yaml`; relative descriptor paths resolve against the file's folder. */
@@ -203,6 +205,7 @@ export function parseConfig(
     maxSessions: s?.maxSessions || 10_000,
     maxBufferedEvents: s?.maxBufferedEvents || 1_000,
     maxBufferedBytes: Number(s?.maxBufferedBytes ?? 0) || 256 * 1024 * 1024,
+    maxSessionsPerClient: s?.maxSessionsPerClient || 100,
     keepAliveMs: s?.keepAlive ? durationMs(s.keepAlive) : 15_000,
   };
   if (sessions.idleTimeoutMs <= 0) throw invalid("sessions.idle_timeout", "must be positive");

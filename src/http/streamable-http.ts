@@ -42,6 +42,8 @@ export interface SessionLimits {
   readonly clientRequestTimeoutMs: number;
   /** Bytes of events kept for replay across all sessions; the oldest finished streams go first. */
   readonly maxBufferedBytes: number;
+  /** Sessions one client may hold (its token's subject, else its address); its own idle ones go first. */
+  readonly maxSessionsPerClient: number;
 }
 
 export const DEFAULT_SESSION_LIMITS: SessionLimits = {
@@ -51,6 +53,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   keepAliveMs: 15_000,
   clientRequestTimeoutMs: 5 * 60_000,
   maxBufferedBytes: 256 * 1024 * 1024,
+  maxSessionsPerClient: 100,
 };
 
 /** Bytes of events one session keeps for replay, over all its streams. */
@@ -116,6 +119,8 @@ interface Session {
   nextRequest: number;
   /** The session's share of replay memory (its streams count against it and the gateway's). */
   readonly replay: ReplayBudget;
+  /** Who holds it, for the per-client cap: the token's subject, else the client's address. */
+  readonly owner: string;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
@@ -432,11 +437,19 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     res: ServerResponse,
     identity: Identity | undefined,
   ): Promise<void> {
-    if (sessions.size >= limits.maxSessions && !evictIdle()) {
+    const owner = ownerOf(req, identity);
+    const room = makeRoom(owner);
+    if (room !== "ok") {
       return sendJson(
         res,
-        503,
-        failure(request.id, ErrorCode.InternalError, "Too many sessions; try again later"),
+        room === "client" ? 429 : 503,
+        failure(
+          request.id,
+          ErrorCode.InternalError,
+          room === "client"
+            ? "Too many sessions for this client; close one (DELETE) or try again later"
+            : "Too many sessions; try again later",
+        ),
       );
     }
     const params = (request.params ?? {}) as JsonObject;
@@ -450,7 +463,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     });
     if ("error" in response) return sendJson(res, 400, response);
     const version = String((response.result as JsonObject).protocolVersion);
-    const session = newSession(version, false, capabilitiesOf(params.capabilities), identity);
+    const session = newSession(version, false, capabilitiesOf(params.capabilities), identity, owner);
     res.writeHead(200, { ...JSON_HEADERS, "mcp-session-id": session.id }).end(JSON.stringify(response));
     req.resume();
   }
@@ -460,6 +473,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     legacy: boolean,
     clientCapabilities: JsonObject,
     identity: Identity | undefined,
+    owner: string,
   ): Session {
     const id = randomUUID();
     const session: Session = {
@@ -482,6 +496,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       nextStream: 0,
       nextRequest: 0,
       replay: new ReplayBudget(SESSION_REPLAY_BYTES),
+      owner,
     };
     sessions.set(id, session);
     return session;
@@ -768,12 +783,28 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   }
 
   /** Frees room for a new session by closing the least recently used idle one. */
-  function evictIdle(): boolean {
-    sweep();
-    if (sessions.size < limits.maxSessions) return true;
+  /**
+   * Makes room for one more session of `owner`: past the per-client cap, that
+   * client's least recently used idle session is closed (never another
+   * client's); past the global cap, the least recently used idle one. A session
+   * with a request in flight or an attached stream is never closed for room.
+   */
+  function makeRoom(owner: string): "ok" | "client" | "full" {
+    let mine = 0;
+    for (const s of sessions.values()) if (s.owner === owner) mine++;
+    if (mine >= limits.maxSessionsPerClient && !evictIdle((s) => s.owner === owner)) return "client";
+    if (sessions.size >= limits.maxSessions) {
+      sweep();
+      if (sessions.size >= limits.maxSessions && !evictIdle(() => true)) return "full";
+    }
+    return "ok";
+  }
+
+  function evictIdle(eligible: (s: Session) => boolean): boolean {
     let oldest: Session | undefined;
     for (const s of sessions.values()) {
       if (
+        eligible(s) &&
         s.inflight.size === 0 &&
         !s.standalone?.live &&
         !s.legacyRes &&
@@ -784,6 +815,11 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     }
     if (oldest) closeSession(oldest);
     return oldest !== undefined;
+  }
+
+  /** The client a session counts against: the verified subject, else the peer address. */
+  function ownerOf(req: IncomingMessage, identity: Identity | undefined): string {
+    return identity ? `sub:${identity.subject}` : `addr:${req.socket.remoteAddress ?? "?"}`;
   }
 
   /** 2024-11-05 HTTP+SSE: the stream, announcing where to POST (basic/transports "HTTP with SSE"). */
@@ -797,11 +833,15 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
       res.writeHead(405, { allow: "GET" }).end();
       return;
     }
-    if (sessions.size >= limits.maxSessions && !evictIdle()) {
-      res.writeHead(503, { "content-type": "text/plain" }).end("too many sessions\n");
+    const owner = ownerOf(req, identity);
+    const room = makeRoom(owner);
+    if (room !== "ok") {
+      res
+        .writeHead(room === "client" ? 429 : 503, { "content-type": "text/plain" })
+        .end(room === "client" ? "too many sessions for this client\n" : "too many sessions\n");
       return;
     }
-    const session = newSession("2024-11-05", true, {}, identity);
+    const session = newSession("2024-11-05", true, {}, identity, owner);
     session.legacyRes = res;
     res.writeHead(200, SSE_HEADERS);
     res.write(

@@ -1,3 +1,4 @@
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningEverything, startEverything } from "../../examples/conformance/server.js";
 import { parseConfig } from "../../src/config/index.js";
@@ -504,5 +505,82 @@ describe("session bounds", () => {
     expect(await ping(session)).toBe(200);
     await new Promise((r) => setTimeout(r, 2_200));
     expect(await ping(session)).toBe(404);
+  });
+});
+
+describe("sessions per client", () => {
+  let gateway: HttpListener;
+  beforeAll(async () => {
+    const config = parseConfig(
+      JSON.stringify({
+        listen: "127.0.0.1:0",
+        sessions: { maxSessions: 10, maxSessionsPerClient: 2 },
+        backends: [
+          { name: "everything", target: `http://127.0.0.1:${backend.port}`, descriptors: "reflection" },
+        ],
+      }),
+      { source: "test" },
+    );
+    gateway = await (await createGateway(config)).listen();
+  });
+  afterAll(() => gateway?.close());
+
+  /** One JSON-RPC POST from a given loopback address (each address is a different client). */
+  function from(
+    address: string,
+    body: unknown,
+    session?: string,
+  ): Promise<{ status: number; session?: string }> {
+    const { port } = new URL(gateway.url);
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/mcp",
+          method: "POST",
+          localAddress: address,
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            ...(session ? { "mcp-session-id": session } : {}),
+          },
+        },
+        (res) => {
+          res.resume();
+          const sid = res.headers["mcp-session-id"];
+          resolve({ status: res.statusCode ?? 0, ...(typeof sid === "string" ? { session: sid } : {}) });
+        },
+      );
+      req.on("error", reject);
+      req.end(JSON.stringify(body));
+    });
+  }
+  const initialize = {
+    jsonrpc: "2.0",
+    id: 0,
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+  };
+  const ping = (address: string, session: string) =>
+    from(address, { jsonrpc: "2.0", id: 1, method: "ping" }, session).then((r) => r.status);
+  const open = async (address: string) => {
+    const r = await from(address, initialize);
+    expect(r.status).toBe(200);
+    return r.session as string;
+  };
+
+  it("makes a client that opens too many sessions give up its own oldest idle one, not another client's", async () => {
+    const a1 = await open("127.0.0.2");
+    await new Promise((r) => setTimeout(r, 5));
+    const b1 = await open("127.0.0.3");
+    await new Promise((r) => setTimeout(r, 5));
+    const a2 = await open("127.0.0.2");
+    await new Promise((r) => setTimeout(r, 5));
+    const a3 = await open("127.0.0.2");
+    expect(await ping("127.0.0.2", a1)).toBe(404);
+    expect(await ping("127.0.0.2", a2)).toBe(200);
+    expect(await ping("127.0.0.2", a3)).toBe(200);
+    expect(await ping("127.0.0.3", b1)).toBe(200);
   });
 });

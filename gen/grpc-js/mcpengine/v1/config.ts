@@ -139,6 +139,12 @@ export interface Sessions {
    * are dropped first. Default 256 MiB.
    */
   maxBufferedBytes: string;
+  /**
+   * Sessions one client may hold (its token's subject, or its address
+   * without auth); past it that client's least recently used idle session is
+   * closed, else 429. Default 100.
+   */
+  maxSessionsPerClient: number;
 }
 
 /** Auth configures the gateway as an OAuth 2.1 resource server. */
@@ -560,7 +566,14 @@ export const Config: MessageFns<Config> = {
 };
 
 function createBaseSessions(): Sessions {
-  return { idleTimeout: undefined, maxSessions: 0, maxBufferedEvents: 0, keepAlive: undefined, maxBufferedBytes: "0" };
+  return {
+    idleTimeout: undefined,
+    maxSessions: 0,
+    maxBufferedEvents: 0,
+    keepAlive: undefined,
+    maxBufferedBytes: "0",
+    maxSessionsPerClient: 0,
+  };
 }
 
 export const Sessions: MessageFns<Sessions> = {
@@ -579,6 +592,9 @@ export const Sessions: MessageFns<Sessions> = {
     }
     if (message.maxBufferedBytes !== "0") {
       writer.uint32(40).uint64(message.maxBufferedBytes);
+    }
+    if (message.maxSessionsPerClient !== 0) {
+      writer.uint32(48).uint32(message.maxSessionsPerClient);
     }
     return writer;
   },
@@ -636,6 +652,14 @@ export const Sessions: MessageFns<Sessions> = {
             message.maxBufferedBytes = reader.uint64().toString();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxSessionsPerClient = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -675,6 +699,11 @@ export const Sessions: MessageFns<Sessions> = {
         : isSet(object.max_buffered_bytes)
         ? globalThis.String(object.max_buffered_bytes)
         : "0",
+      maxSessionsPerClient: isSet(object.maxSessionsPerClient)
+        ? globalThis.Number(object.maxSessionsPerClient)
+        : isSet(object.max_sessions_per_client)
+        ? globalThis.Number(object.max_sessions_per_client)
+        : 0,
     };
   },
 
@@ -695,6 +724,9 @@ export const Sessions: MessageFns<Sessions> = {
     if (message.maxBufferedBytes !== "0") {
       obj.maxBufferedBytes = message.maxBufferedBytes;
     }
+    if (message.maxSessionsPerClient !== 0) {
+      obj.maxSessionsPerClient = Math.round(message.maxSessionsPerClient);
+    }
     return obj;
   },
 
@@ -712,6 +744,7 @@ export const Sessions: MessageFns<Sessions> = {
       ? Duration.fromPartial(object.keepAlive)
       : undefined;
     message.maxBufferedBytes = object.maxBufferedBytes ?? "0";
+    message.maxSessionsPerClient = object.maxSessionsPerClient ?? 0;
     return message;
   },
 };
