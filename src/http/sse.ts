@@ -99,9 +99,13 @@ export class EventStream {
    * event on first attach, and the buffered events after `afterSeq`.
    */
   attach(res: ServerResponse, extra: { [k: string]: string } = {}, afterSeq?: number): void {
-    this.detach();
+    // A client resuming while the stream's earlier connection is still open (MCP 2025-11-25
+    // "Resumability"): that connection is ended, so one stream never feeds two.
+    this.detach(true);
     this.res = res;
     res.writeHead(200, { ...SSE_HEADERS, ...extra });
+    // Headers go out now even when there is nothing to replay yet.
+    res.flushHeaders();
     if (afterSeq === undefined) {
       if (this.options.prime)
         this.write(`id: ${this.nextId()}\nretry: ${this.options.retryMs}\ndata: \n\n`, false);

@@ -17,6 +17,10 @@ function sink() {
     end() {
       res.writableEnded = true;
     },
+    flushed: false,
+    flushHeaders() {
+      res.flushed = true;
+    },
     on() {
       return res;
     },
@@ -122,5 +126,31 @@ describe("replay memory", () => {
     expect(replayAfter(b, 0)).toEqual(["b_1"]);
     a.release();
     expect(global.used).toBe(b.keptBytes);
+  });
+});
+
+describe("resuming a stream", () => {
+  const options = { maxBuffered: 1_000, keepAliveMs: 0, retryMs: 1_000, prime: true };
+
+  it("ends the earlier connection when a client resumes while it is still open", () => {
+    const stream = new EventStream("1", options);
+    const original = sink();
+    stream.attach(original as unknown as ServerResponse);
+    stream.send({ jsonrpc: "2.0", method: "notifications/progress", params: {} });
+    const resumed = sink();
+    stream.attach(resumed as unknown as ServerResponse, {}, 1);
+    expect(original.writableEnded).toBe(true);
+    stream.send({ jsonrpc: "2.0", id: 1, result: {} });
+    expect(ids(resumed.text)).toEqual(["1_2", "1_3"]);
+    expect(ids(original.text)).toEqual(["1_1", "1_2"]);
+  });
+
+  it("sends the headers at once when there is nothing to replay", () => {
+    const stream = new EventStream("1", options);
+    stream.attach(sink() as unknown as ServerResponse);
+    const resumed = sink();
+    stream.attach(resumed as unknown as ServerResponse, {}, 1);
+    expect(resumed.text).toBe("");
+    expect(resumed.flushed).toBe(true);
   });
 });
