@@ -235,13 +235,13 @@ export function createBridge(options: BridgeOptions): Bridge {
   /** The answers of a proxy whose user has not logged in yet. */
   async function answerLoggedOut(m: JsonRpcMessage): Promise<void> {
     const id = m.id as Id;
-    // 2026-07-28 results say they are complete; lists must not be cached past the login.
+    // 2026-07-28 results say they are complete; cacheable ones must not be cached past the login.
     const result = (rid: Id, value: object): JsonRpcMessage =>
       hostEra === "stateless"
         ? {
             jsonrpc: "2.0",
             id: rid,
-            result: { ...value, resultType: "complete", ...(isList(m) ? { ttlMs: 0 } : {}) },
+            result: { ...value, resultType: "complete", ...(isCacheable(m) ? NOT_CACHED : {}) },
           }
         : { jsonrpc: "2.0", id: rid, result: value };
     const link = await options.login.loginUrl();
@@ -369,8 +369,24 @@ function speaksStateless(m: JsonRpcMessage): boolean {
   return m.method === "server/discover" || meta?.["io.modelcontextprotocol/protocolVersion"] === "2026-07-28";
 }
 
-function isList(m: JsonRpcMessage): boolean {
-  return typeof m.method === "string" && m.method.endsWith("/list");
+/**
+ * Methods whose 2026-07-28 results are cacheable: they MUST carry `ttlMs` and
+ * `cacheScope` (MCP 2026-07-28 server/utilities/caching, `CacheableResult`).
+ */
+const CACHEABLE = new Set([
+  "server/discover",
+  "tools/list",
+  "resources/list",
+  "resources/templates/list",
+  "prompts/list",
+  "resources/read",
+]);
+
+/** A logged-out answer is stale at once, and holds nothing to share across authorization contexts. */
+const NOT_CACHED = { ttlMs: 0, cacheScope: "private" } as const;
+
+function isCacheable(m: JsonRpcMessage): boolean {
+  return typeof m.method === "string" && CACHEABLE.has(m.method);
 }
 
 function isRequest(m: JsonRpcMessage): boolean {

@@ -1,7 +1,13 @@
 import { connectRemote, createStatelessRemote } from "./remote/index.js";
 import { sessionOverStateless } from "./session-over-stateless.js";
 import { statelessOverSession } from "./stateless-over-session.js";
-import { type AuthSource, type JsonRpcMessage, LoginRequiredError, type Remote } from "./types.js";
+import {
+  type AuthSource,
+  type JsonRpcMessage,
+  LoginRequiredError,
+  type Remote,
+  RemoteError,
+} from "./types.js";
 
 /** What opening the remote needs, whatever the host's era. */
 export interface ConnectContext {
@@ -13,6 +19,7 @@ export interface ConnectContext {
 }
 
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
+const META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo";
 /** How long a 2026-07-28 probe of the server may take before the session eras are tried. */
 const PROBE_MS = 10_000;
 
@@ -78,16 +85,18 @@ export async function connectForStatelessHost(
     },
     protocolVersion: "2026-07-28",
     clientCapabilities,
+    clientInfo: (meta[META_CLIENT_INFO] as { name: string; version: string } | undefined) ?? ctx.info,
   });
   try {
     await direct.send({ jsonrpc: "2.0", id: probeId, method: "server/discover", params: {} });
     const answer = await probe;
     if (answer && "result" in answer) return direct;
   } catch (err) {
-    if (err instanceof LoginRequiredError) throw err;
-    ctx.log(
-      `${ctx.url.origin} does not speak 2026-07-28 (${err instanceof Error ? err.message : String(err)}); opening a session`,
-    );
+    // Only an HTTP 4xx refusal says the server does not speak 2026-07-28 (basic/versioning); a
+    // login to run, a network failure or an OAuth error is the caller's to see.
+    if (err instanceof LoginRequiredError || !(err instanceof RemoteError)) throw err;
+    if (err.status === undefined || err.status < 400 || err.status > 499) throw err;
+    ctx.log(`${ctx.url.origin} does not speak 2026-07-28 (${err.message}); opening a session`);
   }
   await direct.close();
   return statelessOverSession({

@@ -140,4 +140,22 @@ describe("the proxy bridge", () => {
       },
     ]);
   });
+
+  it("answers a logged-out 2026-07-28 host with complete results it must not cache or share", async () => {
+    const h = harness({ loginFirst: true });
+    const meta = { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } };
+    h.bridge.handle({ jsonrpc: "2.0", id: 1, method: "server/discover", params: meta });
+    h.bridge.handle({ jsonrpc: "2.0", id: 2, method: "tools/list", params: meta });
+    h.bridge.handle({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { ...meta, name: "login" } });
+    await settle();
+    const answer = (id: number) =>
+      (h.toHost.find((m) => m.id === id)?.result ?? {}) as { [k: string]: unknown };
+    // MCP 2026-07-28 server/utilities/caching: cacheable results carry both hints.
+    for (const id of [1, 2]) {
+      expect(answer(id)).toMatchObject({ resultType: "complete", ttlMs: 0, cacheScope: "private" });
+    }
+    expect(answer(1).supportedVersions).toEqual(["2026-07-28"]);
+    expect(answer(3)).toMatchObject({ resultType: "complete", isError: true });
+    expect(answer(3)).not.toHaveProperty("ttlMs");
+  });
 });

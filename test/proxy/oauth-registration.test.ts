@@ -4,7 +4,9 @@ import {
   type ClientChoice,
   type ClientSettings,
   chooseClient,
+  clientSecretBasic,
   DEVICE_CODE,
+  registerClient,
   registrationMetadata,
 } from "../../src/proxy/oauth/registration.js";
 import type { ClientRegistration } from "../../src/proxy/oauth/store.js";
@@ -147,5 +149,54 @@ describe("choosing the client identity (MCP authorization, Client Registration)"
         REDIRECT,
       ).grant_types,
     ).toEqual(["authorization_code", "refresh_token", DEVICE_CODE]);
+  });
+});
+
+describe("registering and authenticating the client", () => {
+  const answering = (status: number, body: object) => ({
+    fetch: (async () =>
+      new Response(JSON.stringify(body), {
+        status,
+        headers: { "content-type": "application/json" },
+      })) as typeof fetch,
+  });
+
+  it("takes a secret registered without client_secret_expires_at as one that never expires", async () => {
+    const registration = await registerClient(
+      answering(201, { client_id: "dyn-2", client_secret: "s3cret", redirect_uris: [REDIRECT] }),
+      AS,
+      REDIRECT,
+    );
+    expect(registration).toMatchObject({
+      client_id: "dyn-2",
+      client_secret: "s3cret",
+      client_secret_expires_at: 0,
+    });
+  });
+
+  it("still refuses a registration answer without a client_id", async () => {
+    await expect(registerClient(answering(201, { client_secret: "s" }), AS, REDIRECT)).rejects.toThrow(
+      /client_id/,
+    );
+  });
+
+  const basic = (id: string, secret: string) => {
+    const headers = new Headers();
+    void clientSecretBasic(secret)(AS, { client_id: id }, new URLSearchParams(), headers);
+    const value = headers.get("authorization") ?? "";
+    return Buffer.from(value.replace(/^Basic /, ""), "base64").toString("utf8");
+  };
+
+  it.each([
+    [
+      "leaves the characters form encoding keeps (ids such as pre-registered-client)",
+      "pre-registered_client.1",
+      "s*-._",
+      "pre-registered_client.1:s*-._",
+    ],
+    ["escapes a colon, spaces and other reserved characters", "a:b c", "p@ss/word", "a%3Ab+c:p%40ss%2Fword"],
+    ["escapes non-ASCII as UTF-8", "caf\u00e9", "x", "caf%C3%A9:x"],
+  ])("client_secret_basic %s (RFC 6749 §2.3.1)", (_name, id, secret, expected) => {
+    expect(basic(id, secret)).toBe(expected);
   });
 });

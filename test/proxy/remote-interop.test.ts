@@ -114,10 +114,16 @@ beforeAll(async () => {
     const [status, error] =
       path === "/unknown-method"
         ? [404, { code: -32601, message: "Method not found: initialize" }]
-        : [
-            400,
-            { code: -32022, message: "Unsupported", data: { supported: ["2026-07-28"], requested: "none" } },
-          ];
+        : path === "/header-check"
+          ? [400, { code: -32020, message: "Missing MCP-Protocol-Version header" }]
+          : [
+              400,
+              {
+                code: -32022,
+                message: "Unsupported",
+                data: { supported: ["2026-07-28"], requested: "none" },
+              },
+            ];
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify({ jsonrpc: "2.0", id: 1, error }));
   });
@@ -209,6 +215,7 @@ describe("connectRemote", () => {
   it.each([
     { path: "/unknown-method", supportedVersions: [] },
     { path: "/unsupported-version", supportedVersions: ["2026-07-28"] },
+    { path: "/header-check", supportedVersions: [] },
   ])(
     "rejects with StatelessOnlyError for a 2026-07-28-only server ($path)",
     async ({ path, supportedVersions }) => {

@@ -179,6 +179,23 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
     if (record?.tokens?.access_token === dead.access_token) await store.write(withoutTokens(record));
   }
 
+  /**
+   * The issuer the server names now, if it is not the one our tokens come from
+   * (MCP 2026-07-28 authorization, "Authorization Server Binding": a change is
+   * seen in the protected resource metadata, and the client must register with
+   * the new server). Read afresh, as the token the server refused may be the
+   * first sign of the move; a failed read changes nothing here.
+   */
+  async function movedTo(): Promise<string | undefined> {
+    discovery.forget();
+    try {
+      const [d, record] = await Promise.all([discovery.get(), store.read()]);
+      return record && d.as.issuer !== record.issuer ? d.as.issuer : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async function stepUp(needed: readonly string[]): Promise<"login"> {
     if (login) return "login";
     const tokens = (await store.read())?.tokens;
@@ -237,7 +254,10 @@ export function createOAuthClient(options: OAuthClientOptions): OAuthClient {
       }
       // A token other than the refused one is at hand (renewed here or by another process).
       if (tokens.access_token !== lastServed && !expiresWithin(tokens, 0)) return "retry";
-      if (tokens.refresh_token) {
+      const moved = await movedTo();
+      if (moved) {
+        log(`${serverUrl.origin} now names ${moved} as its authorization server: logging in there`);
+      } else if (tokens.refresh_token) {
         if ((await refresh(tokens)).kind === "ok") return "retry";
       } else if (Date.now() / 1000 - lastLoginAt < FRESH_LOGIN_SECONDS) {
         // Logging in again would only loop: the server refuses what its own IdP just issued.

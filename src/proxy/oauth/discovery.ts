@@ -232,6 +232,8 @@ export interface DiscoveryCache {
   get(): Promise<Discovered>;
   /** A challenge's `resource_metadata`: a new one means discovering again. */
   hint(resourceMetadata: string | undefined): void;
+  /** Forgets what was found, so the next `get` reads the metadata afresh. */
+  forget(): void;
 }
 
 /** Caches {@link discover} for `serverUrl`; `remembered` gives the metadata URL a login stored. */
@@ -258,6 +260,9 @@ export function discoveryCache(
         hinted = resourceMetadata;
         current = undefined;
       }
+    },
+    forget() {
+      current = undefined;
     },
   };
 }

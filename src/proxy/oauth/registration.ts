@@ -8,7 +8,6 @@ import {
   type AuthorizationServer,
   type Client,
   type ClientAuth,
-  ClientSecretBasic,
   ClientSecretPost,
   dynamicClientRegistrationRequest,
   None,
@@ -133,7 +132,7 @@ export async function registerClient(
       registrationMetadata(as, redirectUri),
       requestOptions(http, as.issuer),
     );
-    body = await processDynamicClientRegistrationResponse(response);
+    body = await processDynamicClientRegistrationResponse(await withSecretExpiry(response));
   } catch (err) {
     throw new OAuthClientError(
       "registration_failed",
@@ -166,6 +165,50 @@ export async function registerClient(
   };
 }
 
+/**
+ * RFC 7591 §3.2.1 requires `client_secret_expires_at` with an issued secret, 0
+ * meaning it never expires. Authorization servers that leave it out are common
+ * (the MCP SDKs read it as optional), so an answer with a secret and no expiry
+ * is read as a secret that does not expire instead of a failed registration:
+ * the field is set to 0 before oauth4webapi checks the rest.
+ */
+export async function withSecretExpiry(response: Response): Promise<Response> {
+  if (response.status !== 201) return response;
+  let body: unknown;
+  try {
+    body = await response.clone().json();
+  } catch {
+    return response; // not JSON: oauth4webapi says so
+  }
+  if (
+    typeof body !== "object" ||
+    body === null ||
+    typeof (body as { client_secret?: unknown }).client_secret !== "string" ||
+    (body as { client_secret_expires_at?: unknown }).client_secret_expires_at !== undefined
+  ) {
+    return response;
+  }
+  return new Response(JSON.stringify({ ...body, client_secret_expires_at: 0 }), {
+    status: response.status,
+    headers: response.headers,
+  });
+}
+
+/**
+ * `client_secret_basic` (RFC 6749 §2.3.1): the id and the secret each
+ * application/x-www-form-urlencoded, joined by a colon, in Base64. The encoding
+ * is the WHATWG form serializer's, which leaves `*-._` as they are: ids such as
+ * `my-client` go out unchanged, so servers that skip the decoding step still
+ * recognise them, while `:`, spaces and non-ASCII are escaped as the RFC asks.
+ */
+export function clientSecretBasic(clientSecret: string): ClientAuth {
+  return (_as, client, _body, headers) => {
+    const encode = (value: string) => new URLSearchParams([["", value]]).toString().slice(1);
+    const credentials = `${encode(client.client_id)}:${encode(clientSecret)}`;
+    headers.set("authorization", `Basic ${Buffer.from(credentials, "utf8").toString("base64")}`);
+  };
+}
+
 /** The oauth4webapi client of a registration. */
 export function oauthClient(registration: ClientRegistration): Client {
   return { client_id: registration.client_id };
@@ -175,7 +218,7 @@ export function oauthClient(registration: ClientRegistration): Client {
 export function clientAuth(registration: ClientRegistration): ClientAuth {
   switch (registration.token_endpoint_auth_method) {
     case "client_secret_basic":
-      return ClientSecretBasic(requireSecret(registration));
+      return clientSecretBasic(requireSecret(registration));
     case "client_secret_post":
       return ClientSecretPost(requireSecret(registration));
     case "none":

@@ -3,9 +3,20 @@ import { RemoteRpcError } from "./http.js";
 import { createLegacySseRemote } from "./legacy-sse.js";
 import { createSessionRemote } from "./session-http.js";
 
-/** JSON-RPC codes with which a 2026-07-28-only server refuses `initialize`. */
-const METHOD_NOT_FOUND = -32601;
-const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+/**
+ * JSON-RPC codes with which a 2026-07-28-only server refuses `initialize`: an
+ * unknown method, or one of the revision's own errors, which its servers also
+ * answer with a 400 (MCP 2026-07-28 basic/transports/streamable-http, "Backward
+ * Compatibility": header validation, a missing client capability, an
+ * unsupported version). A legacy `initialize` carries none of the revision's
+ * headers, so a server that checks them first answers HeaderMismatch.
+ */
+const STATELESS_REFUSALS = new Set([
+  -32601, // MethodNotFound
+  -32020, // HeaderMismatch
+  -32021, // MissingRequiredClientCapability
+  -32022, // UnsupportedProtocolVersion
+]);
 
 /** What {@link connectRemote} found out about a server that speaks only 2026-07-28. */
 export interface StatelessOnly {
@@ -93,7 +104,7 @@ function isRefusal(status: number | undefined): boolean {
 function statelessOnly(err: RemoteError): StatelessOnly | undefined {
   if (!(err instanceof RemoteRpcError)) return undefined;
   const { code, data } = err.error;
-  if (code !== METHOD_NOT_FOUND && code !== UNSUPPORTED_PROTOCOL_VERSION) return undefined;
+  if (!STATELESS_REFUSALS.has(code)) return undefined;
   const supported = (data as { supported?: unknown } | undefined)?.supported;
   return {
     supportedVersions: Array.isArray(supported) ? supported.filter((v) => typeof v === "string") : [],

@@ -8,7 +8,7 @@ import {
   type RequestId,
   shapeOf,
 } from "./messages.js";
-import { DEFAULT_RECONNECT, followStream, type ReconnectPolicy } from "./resumable-stream.js";
+import { DEFAULT_RECONNECT, followStream, type ReconnectPolicy, sleep } from "./resumable-stream.js";
 import { readSse, type SseEvent } from "./sse-reader.js";
 
 /** Options of {@link createSessionRemote}. */
@@ -29,6 +29,8 @@ const MAX_JSON_BODY = 16 * 1024 * 1024;
 const REMEMBERED_EVENT_IDS = 4_096;
 const ACCEPT_POST = "application/json, text/event-stream";
 const INITIALIZED = "notifications/initialized";
+/** Longest wait of a request for the session to settle after `notifications/initialized` (see `settling`). */
+const SETTLE_MS = 2_000;
 /** How long `close` waits for the session DELETE: a hung server must not hold the host's shutdown. */
 const DELETE_TIMEOUT_MS = 2_000;
 
@@ -58,6 +60,15 @@ export function createSessionRemote(options: SessionRemoteOptions): Remote {
   /** The host's initialize awaiting its answer, to learn the negotiated version from it. */
   let initializeId: RequestId | undefined;
   let starting: Promise<void> | undefined;
+  /**
+   * While `notifications/initialized` is on its way and the GET stream opens,
+   * requests wait (at most {@link SETTLE_MS}): normal operation begins once the
+   * server has the notification (basic/lifecycle "Initialization"), and what
+   * the server sends outside a request then has its stream (basic/transports
+   * "Listening for Messages from the Server"). Concurrent POSTs could
+   * otherwise overtake both.
+   */
+  let settling: Promise<void> | undefined;
   let listening: { readonly session: string; readonly abort: AbortController } | undefined;
 
   function headers(accept: string, withSession: boolean): { [name: string]: string } {
@@ -105,26 +116,39 @@ export function createSessionRemote(options: SessionRemoteOptions): Remote {
     return res;
   }
 
-  /** Opens the standalone GET stream of the current session, once (basic/transports "Listening for Messages"). */
-  function listen(): void {
+  /**
+   * Opens the standalone GET stream of the current session, once (basic/transports
+   * "Listening for Messages"). Resolves when the server answered the first GET,
+   * however it did (a stream, a 405, a failure).
+   */
+  function listen(): Promise<void> {
     const session = sessionId;
-    if (session === undefined || listening?.session === session || life.signal.aborted) return;
+    if (session === undefined || listening?.session === session || life.signal.aborted) {
+      return Promise.resolve();
+    }
     listening?.abort.abort();
     const abort = new AbortController();
     listening = { session, abort };
+    let answered!: () => void;
+    const first = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
     followStream({
-      reopen: openGet,
+      reopen: (lastEventId, signal) => openGet(lastEventId, signal).finally(answered),
       onEvent: deliverEvent,
       done: () => false,
       reopenWithoutId: true,
       policy,
       signal: abort.signal,
-    }).catch((err: unknown) => {
-      if (abort.signal.aborted) return;
-      // 405: the server has no GET stream. A 404 is left to the next POST, which starts a new session.
-      if (err instanceof RemoteError && err.status === 405) log("the server offers no GET stream");
-      else log(`the GET stream ended: ${reason(err)}`);
-    });
+    })
+      .catch((err: unknown) => {
+        if (abort.signal.aborted) return;
+        // 405: the server has no GET stream. A 404 is left to the next POST, which starts a new session.
+        if (err instanceof RemoteError && err.status === 405) log("the server offers no GET stream");
+        else log(`the GET stream ended: ${reason(err)}`);
+      })
+      .finally(answered);
+    return first;
   }
 
   function stopListening(): void {
@@ -242,7 +266,7 @@ export function createSessionRemote(options: SessionRemoteOptions): Remote {
     });
     if (!ack.ok) throw await remoteError(ack, INITIALIZED);
     await discard(ack);
-    listen();
+    void listen();
   }
 
   /** Reads the answer to a replayed initialize without passing it to the host (other messages pass). */
@@ -282,11 +306,22 @@ export function createSessionRemote(options: SessionRemoteOptions): Remote {
         seen.clear();
       } else if (shape.kind === "notification" && shape.method === INITIALIZED) {
         hostInitialized = message;
+        const posted = post(message, true);
+        const gate: Promise<void> = posted
+          .then(listen)
+          .catch(() => {})
+          .finally(() => {
+            if (settling === gate) settling = undefined;
+          });
+        settling = gate;
+        return posted;
       } else if (sessionId === undefined && hostInitialize === undefined && options.initialize) {
         await start();
       }
+      if (settling && shape.kind === "request") {
+        await Promise.race([settling, sleep(SETTLE_MS, life.signal)]);
+      }
       await post(message, true);
-      if (shape.kind === "notification" && shape.method === INITIALIZED) listen();
     },
     async close() {
       if (life.signal.aborted) return;

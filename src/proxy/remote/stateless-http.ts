@@ -1,5 +1,5 @@
 import { type JsonRpcMessage, type Remote, RemoteError, type RemoteOptions } from "../types.js";
-import { createHttpClient, discard, mediaType, readText, remoteError } from "./http.js";
+import { createHttpClient, discard, mediaType, RemoteRpcError, readText, remoteError } from "./http.js";
 import {
   connectionLost,
   isResponseTo,
@@ -9,7 +9,7 @@ import {
   type RequestId,
   shapeOf,
 } from "./messages.js";
-import { type ParamHeader, paramHeadersOf, requestHeaders } from "./request-headers.js";
+import { type ParamHeader, requestHeaders, screenTools } from "./request-headers.js";
 import { readSse } from "./sse-reader.js";
 
 /** Options of {@link createStatelessRemote}. */
@@ -18,21 +18,57 @@ export interface StatelessRemoteOptions extends RemoteOptions {
   readonly protocolVersion: "2026-07-28";
   /** The client capabilities declared in every request's `_meta`. */
   readonly clientCapabilities: { readonly [key: string]: unknown };
+  /**
+   * The client's name and version for every request's `_meta`, which clients
+   * SHOULD send (MCP 2026-07-28 basic/index, `_meta`); default: none.
+   */
+  readonly clientInfo?: { readonly name: string; readonly version: string };
 }
 
 const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
+const META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo";
 /** Largest JSON response body read (bytes). */
 const MAX_JSON_BODY = 16 * 1024 * 1024;
+
+/**
+ * UnsupportedProtocolVersionError (MCP 2026-07-28 basic/versioning, "Protocol
+ * Version Negotiation"): the client selects a mutually supported version from
+ * `supported` and retries.
+ */
+const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+
+/**
+ * Whether `err` refuses the request's version while listing `version`, the
+ * only modern one this remote speaks: then the retry the revision asks for is
+ * the same request again (once). A list without it leaves nothing to retry with.
+ */
+function offersOurs(err: RemoteError, version: string): boolean {
+  if (!(err instanceof RemoteRpcError) || err.error.code !== UNSUPPORTED_PROTOCOL_VERSION) return false;
+  const supported = (err.error.data as { supported?: unknown } | undefined)?.supported;
+  return Array.isArray(supported) && supported.includes(version);
+}
+
+/** The protocol version a message's own `_meta` names, if any. */
+function ownVersion(message: JsonRpcMessage): unknown {
+  const meta = paramsOf(message)._meta;
+  return typeof meta === "object" && meta !== null
+    ? (meta as { [k: string]: unknown })[META_VERSION]
+    : undefined;
+}
 
 /**
  * Stateless Streamable HTTP (MCP 2026-07-28 basic/transports, basic/lifecycle):
  * each message is its own POST; requests and notifications carry the protocol
  * version and client capabilities in `_meta` (any `_meta` keys the host set
  * are kept and win), with `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` and
- * `Mcp-Param-*` headers derived from the final body. Answers come as JSON or
- * SSE. `notifications/cancelled` is POSTed and also closes the request's
- * response, which is how this revision cancels work on the server.
+ * `Mcp-Param-*` headers derived from the final body; a tool whose
+ * `x-mcp-header` declarations are invalid is left out of `tools/list` (see
+ * {@link screenTools}). Answers come as JSON or SSE. A request whose version
+ * the remote chose, refused as unsupported by a server that lists that very
+ * version, is sent once more. `notifications/cancelled` is POSTed and also
+ * closes the request's response, which is how this revision cancels work on
+ * the server.
  */
 export function createStatelessRemote(options: StatelessRemoteOptions): Remote {
   const http = createHttpClient(options);
@@ -45,8 +81,17 @@ export function createStatelessRemote(options: StatelessRemoteOptions): Remote {
 
   function deliver(message: JsonRpcMessage): void {
     const shape = shapeOf(message);
-    if (shape.kind === "response" && shape.id !== null && listing.delete(shape.id)) {
-      for (const [tool, params] of paramHeadersOf(message.result)) paramHeaders.set(tool, params);
+    if (shape.kind === "response" && shape.id !== null && listing.delete(shape.id) && "result" in message) {
+      const screened = screenTools(message.result);
+      for (const [tool, params] of screened.headers) paramHeaders.set(tool, params);
+      for (const { tool, reason } of screened.rejected) {
+        paramHeaders.delete(tool);
+        log(`left the tool ${tool} out of tools/list: ${reason}`);
+      }
+      if (screened.rejected.length > 0) {
+        options.onMessage({ ...message, result: screened.result });
+        return;
+      }
     }
     options.onMessage(message);
   }
@@ -59,6 +104,7 @@ export function createStatelessRemote(options: StatelessRemoteOptions): Remote {
     const merged = {
       [META_VERSION]: options.protocolVersion,
       [META_CAPABILITIES]: options.clientCapabilities,
+      ...(options.clientInfo ? { [META_CLIENT_INFO]: options.clientInfo } : {}),
       ...own,
     };
     return { ...message, params: { ...params, _meta: merged } };
@@ -127,27 +173,34 @@ export function createStatelessRemote(options: StatelessRemoteOptions): Remote {
         inflight.set(shape.id, abort);
         if (shape.method === "tools/list") listing.add(shape.id);
       }
+      // The version is ours to negotiate only where we chose it (the host's own `_meta` wins).
+      const ours = ownVersion(message) === undefined;
       let streaming = false;
       try {
-        const res = await http(options.url, {
-          method: "POST",
-          headers: {
-            accept: "application/json, text/event-stream",
-            "content-type": "application/json",
-            ...requestHeaders(
-              body,
-              typeof version === "string" ? version : options.protocolVersion,
-              typeof tool === "string" ? paramHeaders.get(tool) : undefined,
-            ),
-          },
-          body: JSON.stringify(body),
-          signal: abort.signal,
-        });
-        if (!res.ok)
-          throw await remoteError(
+        let res: Response;
+        for (let attempt = 0; ; attempt++) {
+          res = await http(options.url, {
+            method: "POST",
+            headers: {
+              accept: "application/json, text/event-stream",
+              "content-type": "application/json",
+              ...requestHeaders(
+                body,
+                typeof version === "string" ? version : options.protocolVersion,
+                typeof tool === "string" ? paramHeaders.get(tool) : undefined,
+              ),
+            },
+            body: JSON.stringify(body),
+            signal: abort.signal,
+          });
+          if (res.ok) break;
+          const err = await remoteError(
             res,
             shape.kind === "response" ? "POST of a response" : `POST of ${shape.method}`,
           );
+          if (!(ours && attempt === 0 && offersOurs(err, options.protocolVersion))) throw err;
+          log(`${options.url.origin} refused ${options.protocolVersion} once but lists it: sending again`);
+        }
         streaming = shape.kind === "request" && mediaType(res) === "text/event-stream";
         await answer(res, shape, abort.signal);
       } catch (err) {
