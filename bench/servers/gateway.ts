@@ -21,6 +21,8 @@ const auth = process.env.AUTH_JWKS
 const config = parseConfig(
   JSON.stringify({
     listen: "127.0.0.1:0",
+    // One load generator opens every session (1,000 idle ones among them): no per-client cap.
+    sessions: { maxSessionsPerClient: 100_000 },
     ...auth,
     backends: [
       {

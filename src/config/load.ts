@@ -205,7 +205,7 @@ export function parseConfig(
     maxSessions: s?.maxSessions || 10_000,
     maxBufferedEvents: s?.maxBufferedEvents || 1_000,
     maxBufferedBytes: Number(s?.maxBufferedBytes ?? 0) || 256 * 1024 * 1024,
-    maxSessionsPerClient: s?.maxSessionsPerClient || 100,
+    maxSessionsPerClient: s?.maxSessionsPerClient || 1_000,
     keepAliveMs: s?.keepAlive ? durationMs(s.keepAlive) : 15_000,
   };
   if (sessions.idleTimeoutMs <= 0) throw invalid("sessions.idle_timeout", "must be positive");

@@ -53,7 +53,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   keepAliveMs: 15_000,
   clientRequestTimeoutMs: 5 * 60_000,
   maxBufferedBytes: 256 * 1024 * 1024,
-  maxSessionsPerClient: 100,
+  maxSessionsPerClient: 1_000,
 };
 
 /** Bytes of events one session keeps for replay, over all its streams. */

@@ -183,7 +183,8 @@ export type Sessions = Message<"mcpengine.v1.Sessions"> & {
   /**
    * Sessions one client may hold (its token's subject, or its address
    * without auth); past it that client's least recently used idle session is
-   * closed, else 429. Default 100.
+   * closed, else 429. Behind a proxy without auth every client has the
+   * proxy's address: raise it there. Default 1000.
    *
    * @generated from field: uint32 max_sessions_per_client = 6;
    */

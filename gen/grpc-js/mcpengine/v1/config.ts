@@ -142,7 +142,8 @@ export interface Sessions {
   /**
    * Sessions one client may hold (its token's subject, or its address
    * without auth); past it that client's least recently used idle session is
-   * closed, else 429. Default 100.
+   * closed, else 429. Behind a proxy without auth every client has the
+   * proxy's address: raise it there. Default 1000.
    */
   maxSessionsPerClient: number;
 }
