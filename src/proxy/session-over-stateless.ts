@@ -55,6 +55,15 @@ export async function sessionOverStateless(options: SessionOverStatelessOptions)
   const waiting = new Map<Id, (m: JsonRpcMessage) => void>();
 
   const fromServer = (m: JsonRpcMessage) => {
+    if (m.method === "notifications/subscriptions/acknowledged") return;
+    if (m.method === "notifications/resources/updated") {
+      // Sessions have no subscription ids: the update goes to the host as it is, without the listen's tag.
+      const params = { ...((m.params ?? {}) as { [k: string]: unknown }) };
+      delete params._meta;
+      options.onMessage({ ...m, params });
+      return;
+    }
+    if (isResponse(m) && listens.delete(m.id as Id)) return;
     if (isResponse(m)) {
       const own = waiting.get(m.id as Id);
       if (own) {
@@ -72,6 +81,40 @@ export async function sessionOverStateless(options: SessionOverStatelessOptions)
   };
 
   const inner = options.open(hostParams.capabilities ?? {}, fromServer);
+  /** Resources the host subscribed to, and the listen request that carries them now. */
+  const subscribed = new Set<string>();
+  const listens = new Set<Id>();
+  let listening: Id | undefined;
+
+  /**
+   * `resources/subscribe` and `unsubscribe` become one `subscriptions/listen`
+   * for the whole set (MCP 2026-07-28 server/resources "Subscriptions"): a
+   * new listen replaces the previous one, which is cancelled.
+   */
+  async function relisten(): Promise<void> {
+    const previous = listening;
+    listening = undefined;
+    if (previous !== undefined) {
+      await inner.send({
+        jsonrpc: "2.0",
+        method: "notifications/cancelled",
+        params: { requestId: previous },
+      });
+    }
+    if (subscribed.size === 0) return;
+    const id = `mcpengine-proxy-listen-${++next}`;
+    listening = id;
+    listens.add(id);
+    // Not awaited: the listen's answer is a stream that lasts until it is cancelled.
+    void inner
+      .send({
+        jsonrpc: "2.0",
+        id,
+        method: "subscriptions/listen",
+        params: { notifications: { resourceSubscriptions: [...subscribed] } },
+      })
+      .catch((err: unknown) => options.log?.(`could not listen for resource updates: ${String(err)}`));
+  }
 
   /** Sends a request of the proxy's own to the server and waits for its answer. */
   const ask = (method: string, params: object): Promise<JsonRpcMessage> => {
@@ -192,6 +235,19 @@ export async function sessionOverStateless(options: SessionOverStatelessOptions)
           logLevel = String((m.params as { level?: unknown } | undefined)?.level ?? "info");
           options.onMessage({ jsonrpc: "2.0", id, result: {} });
           return;
+        case "resources/subscribe":
+        case "resources/unsubscribe": {
+          const uri = (m.params as { uri?: unknown } | undefined)?.uri;
+          if (typeof uri !== "string") {
+            options.onMessage(failure(id, -32602, "params.uri must be a string"));
+            return;
+          }
+          if (method === "resources/subscribe") subscribed.add(uri);
+          else subscribed.delete(uri);
+          await relisten();
+          options.onMessage({ jsonrpc: "2.0", id, result: {} });
+          return;
+        }
       }
       const out = logLevel ? withLogLevel(m, logLevel) : m;
       inflight.set(id, { message: out, rounds: 0 });
@@ -202,7 +258,11 @@ export async function sessionOverStateless(options: SessionOverStatelessOptions)
         throw err;
       }
     },
-    close: () => inner.close(),
+    async close() {
+      subscribed.clear();
+      await relisten().catch(() => {});
+      await inner.close();
+    },
   };
 }
 

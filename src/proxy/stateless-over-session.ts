@@ -4,6 +4,7 @@ const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG_LEVEL = "io.modelcontextprotocol/logLevel";
 const SERVER_INFO = "io.modelcontextprotocol/serverInfo";
+const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
 /** The session revision the proxy asks a session-only server for. */
 const SESSION_VERSION = "2025-11-25";
 /** Server-to-client requests a 2026-07-28 host answers through `input_required` (basic/utilities/mrtr). */
@@ -66,6 +67,8 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
   /** Host requests in flight by the id the server knows (the first host id). */
   const calls = new Map<Id, Call>();
   let requestState = 0;
+  /** Open `subscriptions/listen` requests of the host and the resources each asked for. */
+  const listening = new Map<Id, Set<string>>();
   let logLevel: string | undefined;
   /** requestState tokens → the call they continue. */
   const states = new Map<string, Id>();
@@ -76,6 +79,19 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
       return;
     }
     if (m.method === undefined && own.delete(m.id as Id)) return;
+    if (m.method === "notifications/resources/updated") {
+      // A 2026-07-28 host hears updates on the listen that asked for them, tagged with its id.
+      const uri = (m.params as { uri?: unknown } | undefined)?.uri;
+      for (const [listenId, uris] of listening) {
+        if (typeof uri === "string" && uris.has(uri)) {
+          options.onMessage({
+            ...m,
+            params: { ...(m.params as object), _meta: { [SUBSCRIPTION_ID]: listenId } },
+          });
+        }
+      }
+      return;
+    }
     if (m.method === undefined) {
       const call = calls.get(m.id as Id);
       if (call) {
@@ -134,6 +150,53 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
     async send(m) {
       if (m.method === undefined) return remote.send(m);
       const id = m.id as Id | undefined;
+      if (m.method === "subscriptions/listen" && id !== undefined) {
+        // MCP 2026-07-28 server/resources "Subscriptions" onto a session's resources/subscribe.
+        const wanted = (m.params as { notifications?: { resourceSubscriptions?: unknown } } | undefined)
+          ?.notifications?.resourceSubscriptions;
+        const uris = new Set(
+          Array.isArray(wanted) ? wanted.filter((u): u is string => typeof u === "string") : [],
+        );
+        listening.set(id, uris);
+        for (const uri of uris) {
+          const subId = `mcpengine-proxy-subscribe-${++nextOwn}`;
+          own.add(subId);
+          await remote.send({ jsonrpc: "2.0", id: subId, method: "resources/subscribe", params: { uri } });
+        }
+        options.onMessage({
+          jsonrpc: "2.0",
+          method: "notifications/subscriptions/acknowledged",
+          params: {
+            _meta: { [SUBSCRIPTION_ID]: id },
+            notifications: uris.size > 0 ? { resourceSubscriptions: [...uris] } : {},
+          },
+        });
+        return;
+      }
+      if (m.method === "notifications/cancelled") {
+        const listenId = (m.params as { requestId?: unknown } | undefined)?.requestId as Id | undefined;
+        const uris = listenId === undefined ? undefined : listening.get(listenId);
+        if (uris && listenId !== undefined) {
+          listening.delete(listenId);
+          for (const uri of uris) {
+            if ([...listening.values()].some((u) => u.has(uri))) continue;
+            const unsubId = `mcpengine-proxy-unsubscribe-${++nextOwn}`;
+            own.add(unsubId);
+            await remote.send({
+              jsonrpc: "2.0",
+              id: unsubId,
+              method: "resources/unsubscribe",
+              params: { uri },
+            });
+          }
+          options.onMessage({
+            jsonrpc: "2.0",
+            id: listenId,
+            result: { _meta: { [SUBSCRIPTION_ID]: listenId }, resultType: "complete" },
+          });
+          return;
+        }
+      }
       if (m.method === "server/discover" && id !== undefined) {
         options.onMessage({
           jsonrpc: "2.0",

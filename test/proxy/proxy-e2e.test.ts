@@ -1,7 +1,5 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { createServer, type IncomingMessage, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +10,7 @@ import { startSmack } from "../../examples/smack/server.js";
 import { parseConfig } from "../../src/config/index.js";
 import { createGateway } from "../../src/gateway.js";
 import type { HttpListener } from "../../src/http/index.js";
+import { type EraFront, startEraFront } from "../support/era-front.js";
 
 const BIN = fileURLToPath(new URL("../../bin/mcpengine.js", import.meta.url));
 const INITIALIZE = {
@@ -24,50 +23,10 @@ type TextBlock = { type: string; text?: string };
 const text = (result: unknown) =>
   (((result as { content?: unknown }).content ?? []) as TextBlock[]).map((c) => c.text ?? "").join("\n");
 
-/**
- * A server that speaks only MCP 2026-07-28, made from the gateway: it refuses
- * the session eras (no `initialize`, no GET stream, no other protocol version)
- * and passes 2026-07-28 requests through.
- */
-async function statelessOnly(target: string): Promise<{ url: string; server: Server }> {
-  const upstream = new URL(target);
-  const server = createServer((req: IncomingMessage, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      const refuse = (status: number, code: number, message: string) => {
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
-      };
-      if (req.method !== "POST") return refuse(405, -32601, "this server has no GET stream");
-      if (req.headers["mcp-protocol-version"] !== "2026-07-28") {
-        return refuse(400, -32022, "unsupported protocol version; supported: 2026-07-28");
-      }
-      const out = request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          path: upstream.pathname,
-          method: "POST",
-          headers: req.headers,
-        },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
-      out.end(body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, server };
-}
-
 describe("mcpengine proxy between a stdio host and the gateway", () => {
   let smack: Awaited<ReturnType<typeof startSmack>>;
   let http: HttpListener;
-  let only2026: { url: string; server: Server };
+  let only2026: EraFront;
   const home = mkdtempSync(join(tmpdir(), "mcpengine-proxy-home-"));
 
   beforeAll(async () => {
@@ -79,10 +38,10 @@ describe("mcpengine proxy between a stdio host and the gateway", () => {
       }),
     );
     http = await (await createGateway(config)).listen();
-    only2026 = await statelessOnly(`${http.url}/mcp`);
+    only2026 = await startEraFront(`${http.url}/mcp`, "2026-07-28");
   });
   afterAll(async () => {
-    only2026?.server.close();
+    await only2026?.close();
     await http?.close();
     await smack?.close();
   });
