@@ -1,33 +1,7 @@
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type HttpListener, listen } from "../../src/http/index.js";
-
-/** Opens a raw connection, writes `bytes`, and resolves with what came back once it closes (or after `ms`). */
-function raw(
-  listener: HttpListener,
-  bytes: string,
-  ms: number,
-): Promise<{ text: string; closed: boolean; after: number }> {
-  const { hostname, port } = new URL(listener.url);
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), hostname);
-    let text = "";
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ text, closed: false, after: Date.now() - started });
-    }, ms);
-    socket.on("data", (d: Buffer) => {
-      text += d.toString();
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve({ text, closed: true, after: Date.now() - started });
-    });
-    socket.write(bytes);
-  });
-}
+import { rawExchange } from "../support/raw-http.js";
 
 describe("the gateway's HTTP listener", () => {
   let listener: HttpListener | undefined;
@@ -49,8 +23,8 @@ describe("the gateway's HTTP listener", () => {
 
   it("answers 408 and closes a connection whose body trickles in past the request timeout", async () => {
     listener = await listen("127.0.0.1", 0, echo, { requestTimeoutMs: 1_000 });
-    const answer = await raw(
-      listener,
+    const answer = await rawExchange(
+      listener.url,
       "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab",
       6_000,
     );
@@ -65,12 +39,12 @@ describe("the gateway's HTTP listener", () => {
     const held = [connect(Number(port), hostname), connect(Number(port), hostname)];
     await Promise.all(held.map((s) => new Promise((r) => s.once("connect", r))));
     await new Promise((r) => setTimeout(r, 100));
-    const refused = await raw(listener, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 3_000);
+    const refused = await rawExchange(listener.url, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 3_000);
     expect(refused).toMatchObject({ closed: true, text: "" });
     for (const s of held) s.destroy();
     await new Promise((r) => setTimeout(r, 100));
-    const served = await raw(
-      listener,
+    const served = await rawExchange(
+      listener.url,
       "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
       3_000,
     );

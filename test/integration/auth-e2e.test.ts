@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
-import { type AddressInfo, createServer as createNetServer, connect as tcpConnect } from "node:net";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -26,6 +26,7 @@ import type { HttpListener } from "../../src/http/index.js";
 import { startConnectServer } from "../support/echo-server.js";
 import { GATEWAY_CLIENT, type Idp, startIdp } from "../support/idp.js";
 import { IMAGE_PATH } from "../support/image.js";
+import { rawExchange } from "../support/raw-http.js";
 import { statelessRequest } from "../support/stateless.js";
 
 /** The MCP resource's identifier; tokens are minted for it. */
@@ -263,31 +264,10 @@ async function freePort(): Promise<number> {
 }
 
 describe("admission at the edge", () => {
-  /** Sends raw bytes on one connection; resolves with what came back once the server closes it (or after `ms`). */
-  function raw(bytes: string, ms = 3_000): Promise<{ text: string; closed: boolean }> {
-    const { hostname, port } = new URL(url);
-    return new Promise((resolve) => {
-      const socket = tcpConnect(Number(port), hostname);
-      let text = "";
-      const timer = setTimeout(() => {
-        socket.destroy();
-        resolve({ text, closed: false });
-      }, ms);
-      socket.on("data", (d: Buffer) => {
-        text += d.toString();
-      });
-      socket.on("error", () => {});
-      socket.on("close", () => {
-        clearTimeout(timer);
-        resolve({ text, closed: true });
-      });
-      socket.write(bytes);
-    });
-  }
-
   it("answers 401 to an unauthenticated 50 MB POST and closes without reading the body", async () => {
     const { host } = new URL(url);
-    const answer = await raw(
+    const answer = await rawExchange(
+      url,
       `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n${"x".repeat(1024)}`,
     );
     expect(answer.text).toMatch(/^HTTP\/1\.1 401/);
@@ -302,7 +282,7 @@ describe("admission at the edge", () => {
       name === "Host"
         ? `Host: ${host}\r\nHost: evil.example\r\nAuthorization: Bearer ${token}\r\n`
         : `Host: ${host}\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer other\r\n`;
-    const answer = await raw(`GET /mcp HTTP/1.1\r\n${headers}Accept: text/event-stream\r\n\r\n`);
+    const answer = await rawExchange(url, `GET /mcp HTTP/1.1\r\n${headers}Accept: text/event-stream\r\n\r\n`);
     expect(answer.text).toMatch(/^HTTP\/1\.1 400/);
     expect(answer.text).toContain(`more than one ${name} header`);
   });

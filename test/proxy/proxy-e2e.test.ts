@@ -6,11 +6,9 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSmack } from "../../examples/smack/server.js";
-import { parseConfig } from "../../src/config/index.js";
-import { createGateway } from "../../src/gateway.js";
-import type { HttpListener } from "../../src/http/index.js";
 import { type EraFront, startEraFront } from "../support/era-front.js";
+import { collectJsonLines } from "../support/json-lines.js";
+import { type SmackGateway, startSmackGateway } from "../support/smack-gateway.js";
 
 const BIN = fileURLToPath(new URL("../../bin/mcpengine.js", import.meta.url));
 const INITIALIZE = {
@@ -24,26 +22,20 @@ const text = (result: unknown) =>
   (((result as { content?: unknown }).content ?? []) as TextBlock[]).map((c) => c.text ?? "").join("\n");
 
 describe("mcpengine proxy between a stdio host and the gateway", () => {
-  let smack: Awaited<ReturnType<typeof startSmack>>;
-  let http: HttpListener;
+  let stack: SmackGateway;
+  let smack: SmackGateway["smack"];
+  let http: SmackGateway["http"];
   let only2026: EraFront;
   const home = mkdtempSync(join(tmpdir(), "mcpengine-proxy-home-"));
 
   beforeAll(async () => {
-    smack = await startSmack({ port: 0 });
-    const config = parseConfig(
-      JSON.stringify({
-        listen: "127.0.0.1:0",
-        backends: [{ name: "smack", target: `http://127.0.0.1:${smack.port}`, descriptors: "reflection" }],
-      }),
-    );
-    http = await (await createGateway(config)).listen();
-    only2026 = await startEraFront(`${http.url}/mcp`, "2026-07-28");
+    stack = await startSmackGateway();
+    ({ smack, http } = stack);
+    only2026 = await startEraFront(stack.mcpUrl, "2026-07-28");
   });
   afterAll(async () => {
     await only2026?.close();
-    await http?.close();
-    await smack?.close();
+    await stack?.close();
   });
 
   /** A host (the official SDK client over stdio) that spawns `mcpengine proxy <url>`. */
@@ -93,17 +85,9 @@ describe("mcpengine proxy between a stdio host and the gateway", () => {
       env: { ...process.env, MCPENGINE_HOME: home },
       stdio: ["pipe", "pipe", "ignore"],
     });
-    const lines: { id?: number; method?: string; params?: { progress?: number } }[] = [];
-    let buffered = "";
-    proxy.stdout.on("data", (d: Buffer) => {
-      buffered += d.toString();
-      let nl = buffered.indexOf("\n");
-      while (nl !== -1) {
-        lines.push(JSON.parse(buffered.slice(0, nl)));
-        buffered = buffered.slice(nl + 1);
-        nl = buffered.indexOf("\n");
-      }
-    });
+    const lines = collectJsonLines<{ id?: number; method?: string; params?: { progress?: number } }>(
+      proxy.stdout,
+    );
     const send = (m: object) => proxy.stdin.write(`${JSON.stringify(m)}\n`);
     try {
       send({ jsonrpc: "2.0", id: 0, method: "initialize", params: INITIALIZE });

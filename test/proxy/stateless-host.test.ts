@@ -10,10 +10,8 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { startSmack } from "../../examples/smack/server.js";
-import { parseConfig } from "../../src/config/index.js";
-import { createGateway } from "../../src/gateway.js";
-import type { HttpListener } from "../../src/http/index.js";
+import { collectJsonLines } from "../support/json-lines.js";
+import { type SmackGateway, startSmackGateway } from "../support/smack-gateway.js";
 
 const BIN = fileURLToPath(new URL("../../bin/mcpengine.js", import.meta.url));
 const META = {
@@ -29,15 +27,7 @@ function statelessHost(url: string) {
   const proxy: ChildProcessWithoutNullStreams = spawn(process.execPath, [BIN, "proxy", url, "--no-browser"], {
     env: { ...process.env, MCPENGINE_HOME: home },
   });
-  const lines: Line[] = [];
-  let buffered = "";
-  proxy.stdout.on("data", (d: Buffer) => {
-    buffered += d.toString();
-    for (let nl = buffered.indexOf("\n"); nl !== -1; nl = buffered.indexOf("\n")) {
-      lines.push(JSON.parse(buffered.slice(0, nl)) as Line);
-      buffered = buffered.slice(nl + 1);
-    }
-  });
+  const lines = collectJsonLines<Line>(proxy.stdout);
   let next = 0;
   return {
     async request(method: string, params: { [k: string]: unknown } = {}): Promise<Line> {
@@ -61,21 +51,13 @@ async function listen(
 }
 
 describe("a host that speaks 2026-07-28 over stdio", () => {
-  let smack: Awaited<ReturnType<typeof startSmack>>;
-  let gateway: HttpListener;
+  let stack: SmackGateway;
   /** An official SDK 1.x server: sessions only, and a tool that asks the user through elicitation. */
   let sessionOnly: Server;
   const sessions = new Map<string, StreamableHTTPServerTransport>();
 
   beforeAll(async () => {
-    smack = await startSmack({ port: 0 });
-    const config = parseConfig(
-      JSON.stringify({
-        listen: "127.0.0.1:0",
-        backends: [{ name: "smack", target: `http://127.0.0.1:${smack.port}`, descriptors: "reflection" }],
-      }),
-    );
-    gateway = await (await createGateway(config)).listen();
+    stack = await startSmackGateway();
     sessionOnly = await listen(async (req, res) => {
       const id = req.headers["mcp-session-id"] as string | undefined;
       const known = id === undefined ? undefined : sessions.get(id);
@@ -104,12 +86,11 @@ describe("a host that speaks 2026-07-28 over stdio", () => {
     for (const t of sessions.values()) await t.close();
     sessionOnly?.closeAllConnections();
     sessionOnly?.close();
-    await gateway?.close();
-    await smack?.close();
+    await stack?.close();
   });
 
   it("reaches a 2026-07-28 server directly: discover, list and call", async () => {
-    const host = statelessHost(`${gateway.url}/mcp`);
+    const host = statelessHost(stack.mcpUrl);
     try {
       const discover = await host.request("server/discover");
       expect(discover.result?.supportedVersions).toContain("2026-07-28");

@@ -12,6 +12,7 @@ import { parseConfig } from "../../src/config/index.js";
 import { createGateway } from "../../src/gateway.js";
 import type { HttpListener } from "../../src/http/index.js";
 import { type EraFront, startEraFront } from "../support/era-front.js";
+import { collectJsonLines } from "../support/json-lines.js";
 
 const BIN = fileURLToPath(new URL("../../bin/mcpengine.js", import.meta.url));
 const WATCHED = "test://watched-resource";
@@ -86,19 +87,11 @@ describe("resource subscriptions through the proxy", () => {
       [BIN, "proxy", sessionsOnly.url, "--no-browser"],
       { env: { ...process.env, MCPENGINE_HOME: home } },
     );
-    const lines: {
+    const lines = collectJsonLines<{
       id?: number;
       method?: string;
       params?: { uri?: string; _meta?: { [k: string]: unknown } };
-    }[] = [];
-    let buffered = "";
-    proxy.stdout.on("data", (d: Buffer) => {
-      buffered += d.toString();
-      for (let nl = buffered.indexOf("\n"); nl !== -1; nl = buffered.indexOf("\n")) {
-        lines.push(JSON.parse(buffered.slice(0, nl)));
-        buffered = buffered.slice(nl + 1);
-      }
-    });
+    }>(proxy.stdout);
     const meta = {
       "io.modelcontextprotocol/protocolVersion": "2026-07-28",
       "io.modelcontextprotocol/clientCapabilities": {},
