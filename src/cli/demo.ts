@@ -1,6 +1,6 @@
 import { parseConfig } from "../config/index.js";
 import { createGateway } from "../gateway.js";
-import type { OptionSpecs, OptionValues } from "./main.js";
+import type { OptionSpecs, OptionValues } from "./options.js";
 import { stderrLog, waitForSignal } from "./process.js";
 
 /** The options of `mcpengine demo`, each with its default. */

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { createOAuthClient } from "../proxy/oauth/client.js";
 import { runProxy } from "../proxy/run.js";
 import { configPath, installServer, serverName, snippet } from "./install.js";
-import type { OptionSpecs, OptionValues } from "./main.js";
+import type { OptionSpecs, OptionValues } from "./options.js";
 
 /**
  * The `mcpengine` launcher that host configs run with this Node: the one this
