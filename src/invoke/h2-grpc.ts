@@ -210,6 +210,11 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
       done = true;
       if (deadline) deadlines.delete(deadline);
       signal?.removeEventListener("abort", onAbort);
+      // A backend that enforces the deadline itself often answers CANCELLED; the caller, who did not
+      // cancel, sees the deadline it set pass, as gRPC clients report it (doc/deadlines.md).
+      if (err?.code === Code.Canceled && !signal?.aborted && deadline && Date.now() >= deadline.at) {
+        err = new ConnectError("the operation timed out", Code.DeadlineExceeded);
+      }
       sink.end(err);
     };
     const fail = (err: ConnectError) => {
