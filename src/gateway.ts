@@ -23,6 +23,7 @@ import {
   createArgumentValidator,
   createBackendTransport,
   createReflectionTransport,
+  InflightLimit,
 } from "./invoke/index.js";
 import { type Catalog, createMcpServer, type McpServer } from "./mcp/index.js";
 import { VERSION } from "./version.js";
@@ -89,6 +90,8 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   const log = options.log ?? (() => {});
   const firstRetryMs = options.retryMs ?? 1_000;
   const slots: BackendSlot[] = config.backends.map((b) => ({ config: b }));
+  /** Backend calls in flight over all backends (each backend also has its own bound). */
+  const inflight = new InflightLimit(config.maxInflight);
   let closed = false;
 
   /** Loads one backend's descriptors; `down` when it could not be reached, else throws. */
@@ -135,6 +138,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         maxMessageBytes: config.maxResultBytes,
       }),
       maxResultBytes: config.maxResultBytes,
+      limits: [new InflightLimit(b.maxInflight), inflight],
       registry: loaded.registry,
       timeoutMs: b.timeoutMs,
       validator: createArgumentValidator(loaded.registry),

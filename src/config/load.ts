@@ -21,6 +21,8 @@ export interface BackendConfig {
   readonly descriptors: { kind: "reflection" } | { kind: "file"; path: string };
   readonly protocol: BackendProtocol;
   readonly timeoutMs: number;
+  /** Most calls in flight to this backend. */
+  readonly maxInflight: number;
   readonly services: readonly string[];
   readonly identity: BackendIdentity;
 }
@@ -46,6 +48,8 @@ export interface GatewayConfig {
   readonly maxResultBytes: number;
   /** Most concurrent client connections. */
   readonly maxConnections: number;
+  /** Most backend calls in flight over all backends. */
+  readonly maxInflight: number;
   /** Time for a request's headers and body to arrive. */
   readonly requestTimeoutMs: number;
   readonly backends: readonly BackendConfig[];
@@ -170,6 +174,7 @@ export function parseConfig(
         d === "reflection" ? { kind: "reflection" } : { kind: "file", path: resolve(opts.baseDir ?? ".", d) },
       protocol: protocolName(b.protocol),
       timeoutMs,
+      maxInflight: b.maxInflight || 1_024,
       services: b.services,
     };
   });
@@ -226,6 +231,7 @@ export function parseConfig(
     maxBodyBytes: msg.maxBodyBytes || 4 * 1024 * 1024,
     maxResultBytes: Number(msg.maxResultBytes) || 16 * 1024 * 1024,
     maxConnections: msg.maxConnections || 1024,
+    maxInflight: msg.maxInflight || 4_096,
     requestTimeoutMs,
     backends,
   };

@@ -9,9 +9,10 @@ import {
   type MessageShape,
   type Registry,
 } from "@bufbuild/protobuf";
-import { ConnectError, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { ToolDef } from "../catalog/index.js";
 import { type CallToolResult, type LogLevel, logLevelName, toolResult, WellKnown } from "./content.js";
+import { type InflightLimit, withinLimits } from "./inflight.js";
 import { encodeInputResponses, findInputRequired, INPUT_HEADER, type InputRequired } from "./input.js";
 import { replyJson } from "./reply-json.js";
 import { describeRpcError } from "./rich-status.js";
@@ -28,6 +29,8 @@ export interface BackendHandle {
   readonly validator: ArgumentValidator;
   /** Largest result collected from a server-streaming RPC, in bytes of JSON (default 16 MiB). */
   readonly maxResultBytes?: number;
+  /** Bounds on calls in flight this backend's calls count against (its own, the gateway's). */
+  readonly limits?: readonly InflightLimit[];
 }
 
 /** Progress reported while a call runs (MCP basic/utilities/progress). */
@@ -78,9 +81,14 @@ export async function callTool(
   const violations = backend.validator.validate(tool.method.input, decoded.message);
   if (violations) return { done: errorResult(`Invalid arguments for tool "${tool.name}":\n${violations}`) };
   try {
-    return tool.streaming
-      ? { done: await callStreaming(tool, decoded.message, backend, ctx) }
-      : { done: await callUnary(tool, decoded.message, backend, ctx) };
+    return await withinLimits(
+      backend.limits ?? [],
+      (full) => ({ done: errorResult(busy(backend, full)) }),
+      async () =>
+        tool.streaming
+          ? { done: await callStreaming(tool, decoded.message, backend, ctx) }
+          : { done: await callUnary(tool, decoded.message, backend, ctx) },
+    );
   } catch (err) {
     const rpcError = ConnectError.from(err);
     const input = findInputRequired(rpcError);
@@ -103,7 +111,13 @@ export async function invokeUnary(
   if (!isUnary(method)) throw new Error(`${method.name} is not a unary method`);
   const message = fromJson(method.input, request, { registry: backend.registry });
   try {
-    return { done: await unary(method, message, backend, ctx) };
+    return await withinLimits(
+      backend.limits ?? [],
+      (full) => {
+        throw new ConnectError(busy(backend, full), Code.ResourceExhausted);
+      },
+      async () => ({ done: await unary(method, message, backend, ctx) }),
+    );
   } catch (err) {
     const rpcError = ConnectError.from(err);
     const input = findInputRequired(rpcError);
@@ -245,6 +259,11 @@ function isServerStreaming(m: DescMethod): m is DescMethodStreaming {
 
 async function* single<T>(value: T): AsyncIterable<T> {
   yield value;
+}
+
+/** Why a call was refused for lack of a free slot; retryable. */
+function busy(backend: BackendHandle, full: InflightLimit): string {
+  return `Backend "${backend.name}" is busy: ${full.max} calls are in flight (max_inflight). This error is transient; the call may be retried.`;
 }
 
 function errorResult(text: string): CallToolResult {

@@ -8,6 +8,7 @@ export {
 } from "./call.js";
 export * from "./content.js";
 export { createH2GrpcTransport } from "./h2-grpc.js";
+export { InflightLimit } from "./inflight.js";
 export * from "./input.js";
 export { describeRpcError } from "./rich-status.js";
 export { STATUS_TABLE, type StatusMapping, statusMapping } from "./status-map.js";

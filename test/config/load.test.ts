@@ -23,10 +23,19 @@ describe("parseConfig", () => {
         descriptors: { kind: "reflection" },
         protocol: "grpc",
         timeoutMs: 30_000,
+        maxInflight: 1_024,
         services: [],
         identity: { mode: "none", exchangeScopes: [], claims: [] },
       },
     ]);
+    expect(c).toMatchObject({
+      maxBodyBytes: 4 * 1024 * 1024,
+      maxResultBytes: 16 * 1024 * 1024,
+      maxConnections: 1024,
+      maxInflight: 4_096,
+      requestTimeoutMs: 30_000,
+      sessions: { maxBufferedBytes: 256 * 1024 * 1024, maxSessionsPerClient: 1_000 },
+    });
   });
 
   it("resolves descriptor files against the config's folder and reads protocol and timeout", () => {

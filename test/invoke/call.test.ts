@@ -18,6 +18,7 @@ import {
   type CallToolResult,
   callTool,
   createArgumentValidator,
+  InflightLimit,
   STATUS_TABLE,
 } from "../../src/invoke/index.js";
 import { imageRegistry } from "../support/image.js";
@@ -187,6 +188,30 @@ describe("callTool", () => {
     );
     const whole = await call(tool("inv_tail_item"), { sku: "S", count: 5 }, limited);
     expect(whole.isError).toBeUndefined();
+  });
+
+  it("refuses a call at once when the backend already has max_inflight calls, and serves again when one ends", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let reached = 0;
+    const { backend, tool } = setup(async (req) => {
+      reached++;
+      if (req.sku === "slow") await gate;
+      return { item: item(req.sku) };
+    });
+    const limited = { ...backend, limits: [new InflightLimit(2), new InflightLimit(100)] };
+    const slow = [1, 2].map(() => call(tool("inv_get_http_item"), { sku: "slow" }, limited));
+    await new Promise((r) => setTimeout(r, 20));
+    const refused = await call(tool("inv_get_http_item"), { sku: "A" }, limited);
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/^Backend "inv" is busy: 2 calls are in flight \(max_inflight\)\./);
+    expect(reached).toBe(2);
+    release();
+    await Promise.all(slow);
+    const served = await call(tool("inv_get_http_item"), { sku: "A" }, limited);
+    expect(served.isError).toBeUndefined();
   });
 
   it("cancels the backend RPC when the caller aborts", async () => {

@@ -113,7 +113,14 @@ export interface Config {
    * A request's headers and body must arrive within this time, else 408 and
    * the connection is closed (slow-body clients). Default 30s.
    */
-  requestTimeout: Duration | undefined;
+  requestTimeout:
+    | Duration
+    | undefined;
+  /**
+   * Most backend calls in flight at once, over all backends; past it a call
+   * ends at once with a retryable tool error. Default 4096.
+   */
+  maxInflight: number;
 }
 
 /** Sessions bounds session state. */
@@ -231,7 +238,14 @@ export interface Backend {
   /** Restrict the exposed services to these fully-qualified names (default: all). */
   services: string[];
   /** How the caller's identity is passed to this backend. */
-  identity: Identity | undefined;
+  identity:
+    | Identity
+    | undefined;
+  /**
+   * Most calls in flight to this backend at once; past it a call ends at once
+   * with a retryable tool error. Default 1024.
+   */
+  maxInflight: number;
 }
 
 function createBaseConfig(): Config {
@@ -250,6 +264,7 @@ function createBaseConfig(): Config {
     maxResultBytes: "0",
     maxConnections: 0,
     requestTimeout: undefined,
+    maxInflight: 0,
   };
 }
 
@@ -296,6 +311,9 @@ export const Config: MessageFns<Config> = {
     }
     if (message.requestTimeout !== undefined) {
       Duration.encode(message.requestTimeout, writer.uint32(114).fork()).join();
+    }
+    if (message.maxInflight !== 0) {
+      writer.uint32(120).uint32(message.maxInflight);
     }
     return writer;
   },
@@ -425,6 +443,14 @@ export const Config: MessageFns<Config> = {
             message.requestTimeout = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.maxInflight = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -489,6 +515,11 @@ export const Config: MessageFns<Config> = {
         : isSet(object.request_timeout)
         ? Duration.fromJSON(object.request_timeout)
         : undefined,
+      maxInflight: isSet(object.maxInflight)
+        ? globalThis.Number(object.maxInflight)
+        : isSet(object.max_inflight)
+        ? globalThis.Number(object.max_inflight)
+        : 0,
     };
   },
 
@@ -536,6 +567,9 @@ export const Config: MessageFns<Config> = {
     if (message.requestTimeout !== undefined) {
       obj.requestTimeout = Duration.toJSON(message.requestTimeout);
     }
+    if (message.maxInflight !== 0) {
+      obj.maxInflight = Math.round(message.maxInflight);
+    }
     return obj;
   },
 
@@ -562,6 +596,7 @@ export const Config: MessageFns<Config> = {
     message.requestTimeout = (object.requestTimeout !== undefined && object.requestTimeout !== null)
       ? Duration.fromPartial(object.requestTimeout)
       : undefined;
+    message.maxInflight = object.maxInflight ?? 0;
     return message;
   },
 };
@@ -1342,7 +1377,16 @@ export const Identity: MessageFns<Identity> = {
 };
 
 function createBaseBackend(): Backend {
-  return { name: "", target: "", descriptors: "", protocol: 0, timeout: undefined, services: [], identity: undefined };
+  return {
+    name: "",
+    target: "",
+    descriptors: "",
+    protocol: 0,
+    timeout: undefined,
+    services: [],
+    identity: undefined,
+    maxInflight: 0,
+  };
 }
 
 export const Backend: MessageFns<Backend> = {
@@ -1367,6 +1411,9 @@ export const Backend: MessageFns<Backend> = {
     }
     if (message.identity !== undefined) {
       Identity.encode(message.identity, writer.uint32(58).fork()).join();
+    }
+    if (message.maxInflight !== 0) {
+      writer.uint32(64).uint32(message.maxInflight);
     }
     return writer;
   },
@@ -1440,6 +1487,14 @@ export const Backend: MessageFns<Backend> = {
             message.identity = Identity.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxInflight = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1461,6 +1516,11 @@ export const Backend: MessageFns<Backend> = {
       timeout: isSet(object.timeout) ? Duration.fromJSON(object.timeout) : undefined,
       services: globalThis.Array.isArray(object?.services) ? object.services.map((e: any) => globalThis.String(e)) : [],
       identity: isSet(object.identity) ? Identity.fromJSON(object.identity) : undefined,
+      maxInflight: isSet(object.maxInflight)
+        ? globalThis.Number(object.maxInflight)
+        : isSet(object.max_inflight)
+        ? globalThis.Number(object.max_inflight)
+        : 0,
     };
   },
 
@@ -1487,6 +1547,9 @@ export const Backend: MessageFns<Backend> = {
     if (message.identity !== undefined) {
       obj.identity = Identity.toJSON(message.identity);
     }
+    if (message.maxInflight !== 0) {
+      obj.maxInflight = Math.round(message.maxInflight);
+    }
     return obj;
   },
 
@@ -1506,6 +1569,7 @@ export const Backend: MessageFns<Backend> = {
     message.identity = (object.identity !== undefined && object.identity !== null)
       ? Identity.fromPartial(object.identity)
       : undefined;
+    message.maxInflight = object.maxInflight ?? 0;
     return message;
   },
 };
