@@ -20,8 +20,8 @@ export function trailerStatus(h: IncomingHttpHeaders): ConnectError | undefined 
   if (raw === undefined && !details) {
     return new ConnectError("the backend ended the call without a grpc-status", Code.Unknown);
   }
-  const code = raw === undefined ? (details?.code ?? Code.Unknown) : statusCode(raw);
-  if (code === 0) return undefined;
+  const code = statusCode(raw ?? String(details?.code ?? Code.Unknown));
+  if (code === OK) return undefined;
   const message = percentDecode(single(h["grpc-message"]) ?? "") || details?.message || "";
   const error = new ConnectError(message, code);
   if (details) {
@@ -37,9 +37,13 @@ function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function statusCode(raw: string): Code {
+/** gRPC's OK, which Connect's `Code` leaves out. */
+const OK = 0;
+
+/** A status code 0-16 (doc/statuscodes.md); anything else is UNKNOWN. */
+function statusCode(raw: string): Code | typeof OK {
   const n = /^\d{1,2}$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
-  return n >= 0 && n <= 16 ? (n as Code) : Code.Unknown;
+  return n >= 0 && n <= 16 ? (n as Code | typeof OK) : Code.Unknown;
 }
 
 /** `grpc-message` is percent-encoded UTF-8; a malformed escape is kept as written. */

@@ -9,6 +9,7 @@ import {
   InventoryService,
   TailItemResponseSchema,
 } from "../../gen/es/mcpengine/testing/v1/catalog_pb.js";
+import { trailerStatus } from "../../src/invoke/grpc-status.js";
 import { createH2GrpcTransport } from "../../src/invoke/index.js";
 import { startConnectServer } from "../support/echo-server.js";
 
@@ -344,5 +345,13 @@ describe("the HTTP/2 gRPC client against a misbehaving backend", () => {
     expect(err.code).toBe(Code.ResourceExhausted);
     expect(err.rawMessage).toMatch(/backend "inventory" sent a reply message of \d+ bytes \(limit 1000000\)/);
     await expectServes(t);
+  });
+});
+
+describe("trailerStatus", () => {
+  it("reads a status code outside 0-16 in grpc-status-details-bin, without grpc-status, as UNKNOWN", () => {
+    // Found by the property test: google.rpc.Status { code: 17 } and no grpc-status header.
+    const err = trailerStatus({ "grpc-status-details-bin": Buffer.from([0x08, 0x11]).toString("base64") });
+    expect(err?.code).toBe(Code.Unknown);
   });
 });
