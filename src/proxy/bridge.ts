@@ -1,3 +1,4 @@
+import { isResponse, META, sessionVersion } from "./protocol.js";
 import { type JsonRpcMessage, LoginRequiredError, type Remote } from "./types.js";
 
 /** What the bridge needs to know of the login while the user has not completed it. */
@@ -64,9 +65,6 @@ function listKindOf(method: unknown): ListKind | undefined {
       return undefined;
   }
 }
-
-/** Protocol versions a logged-out proxy can answer `initialize` with itself (MCP basic/lifecycle). */
-const SESSION_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /**
  * Bridges newline-delimited JSON-RPC from a stdio host to a remote MCP server.
@@ -286,7 +284,7 @@ export function createBridge(options: BridgeOptions): Bridge {
             supportedVersions: ["2026-07-28"],
             capabilities: { tools: {}, resources: {}, prompts: {} },
             instructions: "The server needs a login: call the login tool for the link.",
-            _meta: { "io.modelcontextprotocol/serverInfo": options.info },
+            _meta: { [META.serverInfo]: options.info },
           }),
         );
         return;
@@ -349,9 +347,8 @@ export function createBridge(options: BridgeOptions): Bridge {
 /** The answer to `initialize` while logged out: the host's version if we know it, tools that may change. */
 function loggedOutInitialize(init: JsonRpcMessage, info: { name: string; version: string }): object {
   const params = (init.params ?? {}) as { protocolVersion?: unknown };
-  const asked = typeof params.protocolVersion === "string" ? params.protocolVersion : "";
   return {
-    protocolVersion: SESSION_VERSIONS.includes(asked) ? asked : SESSION_VERSIONS[0],
+    protocolVersion: sessionVersion(params.protocolVersion),
     capabilities: {
       tools: { listChanged: true },
       resources: { listChanged: true },
@@ -366,7 +363,7 @@ function loggedOutInitialize(init: JsonRpcMessage, info: { name: string; version
 /** A 2026-07-28 request: its `_meta` names the revision (MCP 2026-07-28 basic/lifecycle). */
 function speaksStateless(m: JsonRpcMessage): boolean {
   const meta = (m.params as { _meta?: { [k: string]: unknown } } | undefined)?._meta;
-  return m.method === "server/discover" || meta?.["io.modelcontextprotocol/protocolVersion"] === "2026-07-28";
+  return m.method === "server/discover" || meta?.[META.protocolVersion] === "2026-07-28";
 }
 
 /**
@@ -391,10 +388,6 @@ function isCacheable(m: JsonRpcMessage): boolean {
 
 function isRequest(m: JsonRpcMessage): boolean {
   return typeof m.method === "string" && (typeof m.id === "string" || typeof m.id === "number");
-}
-
-function isResponse(m: JsonRpcMessage): boolean {
-  return m.method === undefined && ("result" in m || "error" in m);
 }
 
 function result(id: Id, value: object): JsonRpcMessage {

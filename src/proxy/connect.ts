@@ -1,3 +1,4 @@
+import { META } from "./protocol.js";
 import { connectRemote, createStatelessRemote } from "./remote/index.js";
 import { sessionOverStateless } from "./session-over-stateless.js";
 import { statelessOverSession } from "./stateless-over-session.js";
@@ -18,8 +19,6 @@ export interface ConnectContext {
   readonly info: { readonly name: string; readonly version: string };
 }
 
-const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
-const META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo";
 /** How long a 2026-07-28 probe of the server may take before the session eras are tried. */
 const PROBE_MS = 10_000;
 
@@ -70,7 +69,7 @@ export async function connectForStatelessHost(
   const meta = ((first.params as { _meta?: { [k: string]: unknown } } | undefined)?._meta ?? {}) as {
     [k: string]: unknown;
   };
-  const clientCapabilities = (meta[META_CAPABILITIES] ?? {}) as { [k: string]: unknown };
+  const clientCapabilities = (meta[META.clientCapabilities] ?? {}) as { [k: string]: unknown };
   const probeId = "mcpengine-proxy-discover";
   let answered: (m: JsonRpcMessage) => void = () => {};
   const probe = new Promise<JsonRpcMessage | undefined>((resolve) => {
@@ -85,7 +84,7 @@ export async function connectForStatelessHost(
     },
     protocolVersion: "2026-07-28",
     clientCapabilities,
-    clientInfo: (meta[META_CLIENT_INFO] as { name: string; version: string } | undefined) ?? ctx.info,
+    clientInfo: (meta[META.clientInfo] as { name: string; version: string } | undefined) ?? ctx.info,
   });
   try {
     await direct.send({ jsonrpc: "2.0", id: probeId, method: "server/discover", params: {} });

@@ -1,8 +1,6 @@
+import { isResponse, META, sessionVersion } from "./protocol.js";
 import type { JsonRpcMessage, Remote } from "./types.js";
 
-/** Protocol versions a session-era host may ask for, newest first (MCP basic/lifecycle). */
-const SESSION_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
-const SERVER_INFO = "io.modelcontextprotocol/serverInfo";
 /** Fields of 2026-07-28 results that session-era hosts do not know (basic/utilities "Caching", mrtr). */
 const STATELESS_ONLY_FIELDS = ["resultType", "ttlMs", "cacheScope"];
 /** Most rounds of input requests for one host request, as the gateway allows. */
@@ -45,8 +43,7 @@ export async function sessionOverStateless(options: SessionOverStatelessOptions)
     protocolVersion?: unknown;
     capabilities?: { [k: string]: unknown };
   };
-  const asked = typeof hostParams.protocolVersion === "string" ? hostParams.protocolVersion : "";
-  const version = SESSION_VERSIONS.includes(asked) ? asked : (SESSION_VERSIONS[0] as string);
+  const version = sessionVersion(hostParams.protocolVersion);
   let next = 0;
   let logLevel: string | undefined;
   /** Host requests in flight: their original message, and the rounds of input so far. */
@@ -195,7 +192,7 @@ export async function sessionOverStateless(options: SessionOverStatelessOptions)
       instructions?: unknown;
       _meta?: { [k: string]: unknown };
     };
-    const info = d._meta?.[SERVER_INFO] ?? { name: "mcp-server", version: "0" };
+    const info = d._meta?.[META.serverInfo] ?? { name: "mcp-server", version: "0" };
     const capabilities = { ...(d.capabilities ?? {}) };
     delete capabilities.logging;
     options.onMessage({
@@ -271,12 +268,8 @@ function withLogLevel(m: JsonRpcMessage, level: string): JsonRpcMessage {
   const params = (m.params ?? {}) as { _meta?: object; [k: string]: unknown };
   return {
     ...m,
-    params: { ...params, _meta: { ...(params._meta ?? {}), "io.modelcontextprotocol/logLevel": level } },
+    params: { ...params, _meta: { ...(params._meta ?? {}), [META.logLevel]: level } },
   };
-}
-
-function isResponse(m: JsonRpcMessage): boolean {
-  return m.method === undefined && ("result" in m || "error" in m);
 }
 
 function failure(id: Id, code: number, message: string): JsonRpcMessage {

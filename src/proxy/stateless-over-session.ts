@@ -1,10 +1,6 @@
+import { META } from "./protocol.js";
 import type { JsonRpcMessage, Remote } from "./types.js";
 
-const META_VERSION = "io.modelcontextprotocol/protocolVersion";
-const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
-const META_LOG_LEVEL = "io.modelcontextprotocol/logLevel";
-const SERVER_INFO = "io.modelcontextprotocol/serverInfo";
-const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
 /** The session revision the proxy asks a session-only server for. */
 const SESSION_VERSION = "2025-11-25";
 /** Server-to-client requests a 2026-07-28 host answers through `input_required` (basic/utilities/mrtr). */
@@ -50,7 +46,7 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
   const meta = ((options.first.params as { _meta?: { [k: string]: unknown } } | undefined)?._meta ?? {}) as {
     [k: string]: unknown;
   };
-  const capabilities = (meta[META_CAPABILITIES] ?? {}) as object;
+  const capabilities = (meta[META.clientCapabilities] ?? {}) as object;
   const initialize: JsonRpcMessage = {
     jsonrpc: "2.0",
     id: "mcpengine-proxy-initialize",
@@ -86,7 +82,7 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
         if (typeof uri === "string" && uris.has(uri)) {
           options.onMessage({
             ...m,
-            params: { ...(m.params as object), _meta: { [SUBSCRIPTION_ID]: listenId } },
+            params: { ...(m.params as object), _meta: { [META.subscriptionId]: listenId } },
           });
         }
       }
@@ -96,6 +92,8 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
       const call = calls.get(m.id as Id);
       if (call) {
         calls.delete(m.id as Id);
+        // A requestState the host never came back with dies with its call.
+        for (const [token, serverId] of states) if (serverId === m.id) states.delete(token);
         const result = (m as { result?: { [k: string]: unknown } }).result;
         options.onMessage({
           ...m,
@@ -167,7 +165,7 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
           jsonrpc: "2.0",
           method: "notifications/subscriptions/acknowledged",
           params: {
-            _meta: { [SUBSCRIPTION_ID]: id },
+            _meta: { [META.subscriptionId]: id },
             notifications: uris.size > 0 ? { resourceSubscriptions: [...uris] } : {},
           },
         });
@@ -192,7 +190,7 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
           options.onMessage({
             jsonrpc: "2.0",
             id: listenId,
-            result: { _meta: { [SUBSCRIPTION_ID]: listenId }, resultType: "complete" },
+            result: { _meta: { [META.subscriptionId]: listenId }, resultType: "complete" },
           });
           return;
         }
@@ -205,7 +203,7 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
             supportedVersions: ["2026-07-28"],
             capabilities: init.capabilities ?? {},
             ...(typeof init.instructions === "string" ? { instructions: init.instructions } : {}),
-            _meta: { [SERVER_INFO]: init.serverInfo ?? {} },
+            _meta: { [META.serverInfo]: init.serverInfo ?? {} },
             resultType: "complete",
           },
         });
@@ -213,10 +211,10 @@ export async function statelessOverSession(options: StatelessOverSessionOptions)
       }
       const params = { ...((m.params ?? {}) as { [k: string]: unknown }) };
       const rest = { ...((params._meta ?? {}) as { [k: string]: unknown }) };
-      const level = rest[META_LOG_LEVEL];
-      delete rest[META_VERSION];
-      delete rest[META_CAPABILITIES];
-      delete rest[META_LOG_LEVEL];
+      const level = rest[META.logLevel];
+      delete rest[META.protocolVersion];
+      delete rest[META.clientCapabilities];
+      delete rest[META.logLevel];
       if (Object.keys(rest).length > 0) params._meta = rest;
       else delete params._meta;
       if (typeof level === "string" && level !== logLevel) {

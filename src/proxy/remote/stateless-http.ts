@@ -1,3 +1,4 @@
+import { META } from "../protocol.js";
 import { type JsonRpcMessage, type Remote, RemoteError, type RemoteOptions } from "../types.js";
 import { createHttpClient, discard, mediaType, RemoteRpcError, readText, remoteError } from "./http.js";
 import {
@@ -25,9 +26,6 @@ export interface StatelessRemoteOptions extends RemoteOptions {
   readonly clientInfo?: { readonly name: string; readonly version: string };
 }
 
-const META_VERSION = "io.modelcontextprotocol/protocolVersion";
-const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
-const META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo";
 /** Largest JSON response body read (bytes). */
 const MAX_JSON_BODY = 16 * 1024 * 1024;
 
@@ -53,7 +51,7 @@ function offersOurs(err: RemoteError, version: string): boolean {
 function ownVersion(message: JsonRpcMessage): unknown {
   const meta = paramsOf(message)._meta;
   return typeof meta === "object" && meta !== null
-    ? (meta as { [k: string]: unknown })[META_VERSION]
+    ? (meta as { [k: string]: unknown })[META.protocolVersion]
     : undefined;
 }
 
@@ -102,9 +100,9 @@ export function createStatelessRemote(options: StatelessRemoteOptions): Remote {
     const meta = params._meta;
     const own = typeof meta === "object" && meta !== null && !Array.isArray(meta) ? meta : {};
     const merged = {
-      [META_VERSION]: options.protocolVersion,
-      [META_CAPABILITIES]: options.clientCapabilities,
-      ...(options.clientInfo ? { [META_CLIENT_INFO]: options.clientInfo } : {}),
+      [META.protocolVersion]: options.protocolVersion,
+      [META.clientCapabilities]: options.clientCapabilities,
+      ...(options.clientInfo ? { [META.clientInfo]: options.clientInfo } : {}),
       ...own,
     };
     return { ...message, params: { ...params, _meta: merged } };
@@ -166,7 +164,9 @@ export function createStatelessRemote(options: StatelessRemoteOptions): Remote {
         const id = params.requestId;
         if (typeof id === "string" || typeof id === "number") inflight.get(id)?.abort();
       }
-      const version = (params._meta as { [META_VERSION]?: unknown } | undefined)?.[META_VERSION];
+      const version = (params._meta as { [META.protocolVersion]?: unknown } | undefined)?.[
+        META.protocolVersion
+      ];
       const tool = shape.kind === "request" && shape.method === "tools/call" ? params.name : undefined;
       const abort = new AbortController();
       if (shape.kind === "request") {
