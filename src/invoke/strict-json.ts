@@ -41,33 +41,39 @@ function checkField(field: DescField, v: unknown, at: string): string | undefine
       return checkEnum(v, at);
     case "message":
       return checkValue(field.message, v, at);
-    case "list":
+    case "list": {
       if (!Array.isArray(v)) return undefined;
+      const item = itemCheck(field.listKind, field);
       for (let i = 0; i < v.length; i++) {
-        const item = v[i];
-        const itemAt = `${at}[${i}]`;
-        const problem =
-          field.listKind === "scalar"
-            ? checkScalar(field.scalar, item, itemAt)
-            : field.listKind === "enum"
-              ? checkEnum(item, itemAt)
-              : checkValue(field.message, item, itemAt);
+        const problem = item(v[i], `${at}[${i}]`);
         if (problem) return problem;
       }
       return undefined;
-    case "map":
+    }
+    case "map": {
       if (v === null || typeof v !== "object" || Array.isArray(v)) return undefined;
-      for (const [key, item] of Object.entries(v)) {
-        const itemAt = `${at}["${key}"]`;
-        const problem =
-          field.mapKind === "scalar"
-            ? checkScalar(field.scalar, item, itemAt)
-            : field.mapKind === "enum"
-              ? checkEnum(item, itemAt)
-              : checkValue(field.message, item, itemAt);
+      const item = itemCheck(field.mapKind, field);
+      for (const [key, value] of Object.entries(v)) {
+        const problem = item(value, `${at}["${key}"]`);
         if (problem) return problem;
       }
       return undefined;
+    }
+  }
+}
+
+/** The check of one element of a list or map field, by the element's kind. */
+function itemCheck(
+  kind: "scalar" | "enum" | "message",
+  field: { readonly scalar?: ScalarType | undefined; readonly message?: DescMessage | undefined },
+): (v: unknown, at: string) => string | undefined {
+  switch (kind) {
+    case "scalar":
+      return (v, at) => checkScalar(field.scalar as ScalarType, v, at);
+    case "enum":
+      return checkEnum;
+    case "message":
+      return (v, at) => checkValue(field.message as DescMessage, v, at);
   }
 }
 
