@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { type CallbackVerdict, startCallbackServer } from "../../src/proxy/oauth/callback.js";
+import { rawExchange } from "../support/raw-http.js";
 
 const done = <T>(value: T): CallbackVerdict<T> => ({ kind: "done", value });
 
@@ -14,6 +15,19 @@ describe("the loopback callback", () => {
     expect(res.headers.get("content-security-policy")).toBe("default-src 'none'");
     expect(await res.text()).toContain("You can close this tab");
     expect(await result).toBe("abc");
+    await callback.close();
+  });
+
+  it("answers a request line that is not a URL with 404 and keeps waiting, instead of throwing", async () => {
+    const callback = await startCallbackServer();
+    const result = callback.wait(async (params) => done(params.get("code")), 5_000);
+    const answer = await rawExchange(
+      callback.redirectUri,
+      "GET //x:99999 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    expect(answer.text).toMatch(/^HTTP\/1\.1 404/);
+    expect((await fetch(`${callback.redirectUri}?code=ok&state=s`)).status).toBe(200);
+    expect(await result).toBe("ok");
     await callback.close();
   });
 

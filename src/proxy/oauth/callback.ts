@@ -80,8 +80,9 @@ export async function startCallbackServer(port = 0, fallback = false): Promise<C
           );
         }, timeoutMs);
         handler = (req, res) => {
-          const url = new URL(req.url ?? "/", "http://127.0.0.1");
-          if (req.method !== "GET" || url.pathname !== CALLBACK_PATH) {
+          // URL.parse, not new URL: a request line such as `GET //x:99999` must not throw in a listener.
+          const url = URL.parse(req.url ?? "/", "http://127.0.0.1");
+          if (!url || req.method !== "GET" || url.pathname !== CALLBACK_PATH) {
             page(res, 404, "Not found.");
             return;
           }
