@@ -1,4 +1,6 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ErrorCode, failure } from "../mcp/index.js";
+import { sendJson } from "./reply.js";
 
 /** Result of reading a request body under a size limit. */
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: "too_large" | "aborted" };
@@ -38,4 +40,36 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
     req.on("error", () => finish({ ok: false, reason: "aborted" }));
     req.on("close", () => finish({ ok: false, reason: "aborted" }));
   });
+}
+
+/**
+ * Reads and parses a JSON-RPC body (MCP basic/transports: POST with
+ * `Content-Type: application/json`); undefined once a failure has been answered
+ * (415, 413 with the connection closed, 400 for a body that is not JSON).
+ */
+export async function readMessage(
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBodyBytes: number,
+): Promise<unknown | undefined> {
+  const contentType = req.headers["content-type"] ?? "";
+  if (!/^application\/json\b/i.test(contentType)) {
+    req.resume();
+    sendJson(res, 415, failure(null, ErrorCode.InvalidRequest, "Content-Type must be application/json"));
+    return undefined;
+  }
+  const body = await readBody(req, maxBodyBytes);
+  if (!body.ok) {
+    if (body.reason === "too_large") {
+      const msg = `Request body exceeds ${maxBodyBytes} bytes`;
+      sendJson(res, 413, failure(null, ErrorCode.InvalidRequest, msg), true);
+    }
+    return undefined;
+  }
+  try {
+    return JSON.parse(body.body.toString("utf8"));
+  } catch {
+    sendJson(res, 400, failure(null, ErrorCode.ParseError, "Parse error: the body is not valid JSON"));
+    return undefined;
+  }
 }

@@ -1,12 +1,7 @@
 export { type BodyResult, readBody } from "./body.js";
+export { createMcpHttp, type McpHttp, type StreamableHttpOptions } from "./mcp-http.js";
 export { createMetadataHandler } from "./metadata.js";
 export { createOriginPolicy, type OriginPolicy } from "./origin.js";
+export { refuse } from "./reply.js";
 export { type HttpHandler, type HttpListener, listen } from "./server.js";
-export {
-  createMcpHttp,
-  DEFAULT_SESSION_LIMITS,
-  type McpHttp,
-  refuse,
-  type SessionLimits,
-  type StreamableHttpOptions,
-} from "./streamable-http.js";
+export { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./sessions.js";

@@ -1,0 +1,122 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { Identity, ResourceServer } from "../auth/index.js";
+import type { McpServer } from "../mcp/index.js";
+import { createAdmission } from "./admission.js";
+import { readMessage } from "./body.js";
+import { routePost } from "./classify.js";
+import { createLegacySse } from "./legacy-sse.js";
+import type { OriginPolicy } from "./origin.js";
+import { header, sendJson } from "./reply.js";
+import { createSessionTable, DEFAULT_SESSION_LIMITS, type SessionLimits } from "./sessions.js";
+import { serveStateless } from "./stateless.js";
+import { createStreamable } from "./streamable.js";
+
+/** Options of {@link createMcpHttp}. */
+export interface StreamableHttpOptions {
+  readonly server: McpServer;
+  /** Largest accepted request body in bytes. */
+  readonly maxBodyBytes: number;
+  /** Bearer-token validation; every request needs a valid token when set. */
+  readonly auth?: ResourceServer;
+  /** Host/Origin validation against DNS rebinding. */
+  readonly origin?: OriginPolicy;
+  readonly limits?: Partial<SessionLimits>;
+  /** Path of the 2024-11-05 message endpoint, announced in the `endpoint` event. */
+  readonly legacyMessagesPath?: string;
+}
+
+/** The HTTP handlers of the MCP endpoint and the 2024-11-05 HTTP+SSE endpoints. */
+export interface McpHttp {
+  /** Streamable HTTP (2025-03-26 and later, and 2026-07-28 stateless). */
+  readonly streamable: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** 2024-11-05 `GET /sse`. */
+  readonly sse: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** 2024-11-05 `POST /messages?sessionId=…`. */
+  readonly messages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** Live sessions. */
+  sessionCount(): number;
+  /**
+   * Sends a notification to every session on its stream not tied to a request
+   * (the GET stream, or the 2024-11-05 stream), e.g. `notifications/tools/list_changed`.
+   */
+  broadcast(method: string, params?: JsonObject): void;
+  /** Ends every session and stops timers. */
+  close(): void;
+}
+
+/**
+ * Serves MCP over HTTP on one endpoint for every revision:
+ * - 2026-07-28 (stateless): each POST is self-contained, with version and
+ *   client capabilities in `_meta` (basic/transports, basic/lifecycle);
+ * - 2025-03-26 … 2025-11-25: sessions from `initialize`, `Mcp-Session-Id`,
+ *   POST answered as JSON or SSE, the GET stream, DELETE, resumable streams
+ *   (basic/transports "Streamable HTTP");
+ * - 2024-11-05: `GET /sse` + `POST /messages` (HTTP+SSE transport).
+ */
+export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
+  const limits: SessionLimits = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
+  const { server, auth } = options;
+  const sessions = createSessionTable(limits);
+  const admitted = createAdmission(options);
+  const sessionEra = createStreamable({ server, auth, sessions });
+  const legacy = createLegacySse({
+    server,
+    sessions,
+    maxBodyBytes: options.maxBodyBytes,
+    keepAliveMs: limits.keepAliveMs,
+    messagesPath: options.legacyMessagesPath ?? "/messages",
+  });
+  const knowsStateless = (method: string) => server.knows(method, true);
+
+  async function post(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity | undefined,
+  ): Promise<void> {
+    const body = await readMessage(req, res, options.maxBodyBytes);
+    if (body === undefined) return;
+    const route = routePost({ header: (name) => header(req, name), body, knowsStateless });
+    switch (route.kind) {
+      case "reject":
+        return sendJson(res, route.status, route.response);
+      case "accepted":
+        res.writeHead(202).end();
+        return;
+      case "stateless":
+        return serveStateless(server, auth, route, req, res, identity);
+      case "initialize":
+        return sessionEra.initialize(route.request, req, res, identity);
+      case "session":
+        return sessionEra.post(route, req, res, identity);
+    }
+  }
+
+  async function streamable(req: IncomingMessage, res: ServerResponse, identity: Identity | undefined) {
+    switch (req.method) {
+      case "POST":
+        return post(req, res, identity);
+      case "GET":
+        return sessionEra.get(req, res, identity);
+      case "DELETE":
+        return sessionEra.remove(req, res, identity);
+      default:
+        req.resume();
+        res.writeHead(405, { allow: "GET, POST, DELETE" }).end();
+    }
+  }
+
+  return {
+    streamable: admitted(streamable),
+    sse: admitted(legacy.sse),
+    messages: admitted(legacy.messages),
+    sessionCount: sessions.count,
+    broadcast(method, params = {}) {
+      sessions.broadcast({ jsonrpc: "2.0", method, params });
+    },
+    close() {
+      server.close();
+      sessions.closeAll();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Identity, ResourceServer } from "../auth/index.js";
+import { ErrorCode, type Exchange, McpErrorCode, type McpServer } from "../mcp/index.js";
+import type { PostRoute } from "./classify.js";
+import { acceptsSse, answer, connectionSignal, header, Reply } from "./reply.js";
+
+/**
+ * Serves a 2026-07-28 request (basic/transports "Streamable HTTP"): no session;
+ * the answer is JSON, or SSE when notifications precede it; an error carries
+ * its HTTP status ("Error Handling").
+ */
+export function serveStateless(
+  server: McpServer,
+  auth: ResourceServer | undefined,
+  route: Extract<PostRoute, { kind: "stateless" }>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  identity: Identity | undefined,
+): Promise<void> {
+  const reply = new Reply(res, acceptsSse(req), {});
+  const ex: Exchange = {
+    signal: connectionSignal(req.socket),
+    ...(identity ? { identity } : {}),
+    stateless: true,
+    clientCapabilities: route.clientCapabilities,
+    logLevel: route.logLevel,
+    header: (name) => header(req, name),
+    notify: (method, p) => reply.send({ jsonrpc: "2.0", method, params: p }),
+  };
+  return answer(server, auth, reply, route.request, ex, statelessStatus);
+}
+
+/** HTTP status of a 2026-07-28 error (basic/transports "Error Handling"). */
+function statelessStatus(code: number): number {
+  if (code === ErrorCode.MethodNotFound) return 404;
+  if (
+    code === ErrorCode.InvalidRequest ||
+    code === McpErrorCode.HeaderMismatch ||
+    code === McpErrorCode.MissingRequiredClientCapability ||
+    code === McpErrorCode.UnsupportedProtocolVersion
+  ) {
+    return 400;
+  }
+  return 200;
+}
