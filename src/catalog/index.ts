@@ -1,5 +1,6 @@
 export { leadingComment } from "./comments.js";
 export { isValidToolName, snakeCase } from "./naming.js";
+export { type BackendServices, CatalogError } from "./shared.js";
 export {
   type Bound,
   buildSurface,
@@ -10,9 +11,7 @@ export {
   type Surface,
 } from "./surface.js";
 export {
-  type BackendServices,
   buildTools,
-  CatalogError,
   type HeaderParam,
   type ToolAnnotations,
   type ToolDef,

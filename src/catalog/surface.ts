@@ -15,8 +15,7 @@ import {
 import { FieldBehavior, fieldBehaviors, validateRules } from "../schema/rules.js";
 import { leadingComment } from "./comments.js";
 import { snakeCase } from "./naming.js";
-import type { BackendServices } from "./tools.js";
-import { CatalogError, scopesOf } from "./tools.js";
+import { type BackendServices, CatalogError, scopesOf } from "./shared.js";
 import { compileUriTemplate, type UriTemplate } from "./uri-template.js";
 
 /** An RPC bound to the backend that serves it. */
@@ -73,17 +72,6 @@ export interface Surface {
   readonly completion: Bound | undefined;
   /** The watch RPC behind resources/subscribe, when one is declared. */
   readonly subscription: Bound | undefined;
-}
-
-/** True when the method carries an MCPEngine option other than `tool`. */
-export function hasNonToolOption(method: DescMethod): boolean {
-  return (
-    hasOption(method, resourceOption) ||
-    hasOption(method, templateOption) ||
-    hasOption(method, promptOption) ||
-    hasOption(method, completionOption) ||
-    hasOption(method, subscriptionOption)
-  );
 }
 
 /**

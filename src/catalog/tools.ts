@@ -8,7 +8,7 @@ import {
 import { type JsonSchema, messageToJsonSchema } from "../schema/index.js";
 import { leadingComment } from "./comments.js";
 import { isValidToolName, snakeCase } from "./naming.js";
-import { hasNonToolOption } from "./surface.js";
+import { type BackendServices, CatalogError, hasNonToolOption, scopesOf } from "./shared.js";
 
 /** MCP tool annotations (MCP 2025-11-25, server/tools "ToolAnnotations"). */
 export interface ToolAnnotations {
@@ -47,23 +47,6 @@ export interface HeaderParam {
   readonly header: string;
 }
 
-/** A backend's services, as found in its descriptors. */
-export interface BackendServices {
-  readonly backend: string;
-  readonly services: readonly DescService[];
-}
-
-/** Raised at startup when the catalog cannot be built (e.g. duplicate tool names). */
-export class CatalogError extends Error {
-  override readonly name = "CatalogError";
-  constructor(
-    readonly code: "duplicate_tool" | "invalid_tool_name" | "invalid_option",
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Builds the tool catalog from the backends' services. Every unary and
  * server-streaming RPC becomes a tool unless hidden; client- and bidi-streaming
@@ -89,16 +72,6 @@ export function buildTools(backends: readonly BackendServices[]): ToolDef[] {
     }
   }
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/**
- * OAuth scopes that guard an RPC in every form (tool, resource, prompt): its
- * `(mcpengine.v1.tool).scopes`, else the service's `default_scopes`.
- */
-export function scopesOf(service: DescService, method: DescMethod): string[] {
-  const own = hasOption(method, toolOption) ? getOption(method, toolOption).scopes : [];
-  if (own.length > 0) return [...own];
-  return hasOption(service, serviceOption) ? [...getOption(service, serviceOption).defaultScopes] : [];
 }
 
 function describe(def: ToolDef): string {
