@@ -1,4 +1,11 @@
-import { createTokenExchanger, discover, type Identity, type TokenExchanger } from "./auth/index.js";
+// createDiscovery (retries after a failure) is not exported by auth/index.ts yet: import its own file.
+import { createDiscovery } from "./auth/discovery.js";
+import {
+  createTokenExchanger,
+  type Identity,
+  type ServerMetadata,
+  type TokenExchanger,
+} from "./auth/index.js";
 import type { BackendConfig, GatewayConfig } from "./config/index.js";
 
 /** Metadata key of the verified subject. Trust it only from behind the gateway. */
@@ -22,7 +29,12 @@ function metadataValue(v: unknown): string {
 export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof fetch = fetch) {
   const byName = new Map(config.backends.map((b) => [b.name, b]));
   const exchangers = new Map<string, TokenExchanger>();
-  let tokenEndpoint: Promise<string> | undefined;
+  /**
+   * The issuer's metadata (RFC 8414), fetched on the first exchange and shared by
+   * every backend. A failed discovery is forgotten after a short pause, so a later
+   * call tries again: an IdP that was down once must not disable exchange until restart.
+   */
+  let discovery: (() => Promise<ServerMetadata>) | undefined;
 
   function exchangerFor(b: BackendConfig): TokenExchanger {
     let ex = exchangers.get(b.name);
@@ -37,14 +49,15 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
     let inner: TokenExchanger | undefined;
     ex = {
       async exchange(token) {
-        tokenEndpoint ??= discover(auth.issuer, fetchFn).then((m) => {
-          if (!m.token_endpoint) throw new Error(`${auth.issuer} publishes no token_endpoint`);
-          return m.token_endpoint;
-        });
-        inner ??= createTokenExchanger(
-          { tokenEndpoint: await tokenEndpoint, clientId, clientSecret, audience, scopes },
-          fetchFn,
-        );
+        if (!inner) {
+          discovery ??= createDiscovery(auth.issuer, fetchFn);
+          const metadata = await discovery();
+          if (!metadata.token_endpoint) throw new Error(`${auth.issuer} publishes no token_endpoint`);
+          inner ??= createTokenExchanger(
+            { tokenEndpoint: metadata.token_endpoint, clientId, clientSecret, audience, scopes },
+            fetchFn,
+          );
+        }
         return inner.exchange(token);
       },
     };
