@@ -8,7 +8,8 @@ export interface StatusMapping {
   readonly http: number;
   /**
    * JSON-RPC error code when an RPC failure must be a protocol error rather than a
-   * tool result (resources/read, prompts/get). Tool calls always use `isError` results.
+   * tool result (resources/read, prompts/get, completion/complete; applied by
+   * `backendError` in src/mcp/errors.ts). Tool calls always use `isError` results.
    */
   readonly jsonRpc: number;
   /** Whether a client may reasonably retry the same call unchanged. */
@@ -32,7 +33,7 @@ export const STATUS_TABLE: { readonly [C in Code]: StatusMapping } = {
   // The client (or the gateway on its behalf) gave up; not the backend's fault.
   [Code.Canceled]: row("CANCELLED", 499, INTERNAL_ERROR, false, "the call was cancelled"),
   [Code.Unknown]: row("UNKNOWN", 500, INTERNAL_ERROR, false, "the backend failed"),
-  // Bad input is the caller's to fix: the only code surfaced as invalid params.
+  // Bad input is the caller's to fix: surfaced as invalid params (like OUT_OF_RANGE).
   [Code.InvalidArgument]: row("INVALID_ARGUMENT", 400, INVALID_PARAMS, false, "invalid argument"),
   [Code.DeadlineExceeded]: row(
     "DEADLINE_EXCEEDED",
@@ -41,13 +42,15 @@ export const STATUS_TABLE: { readonly [C in Code]: StatusMapping } = {
     true,
     "the backend did not answer in time",
   ),
-  // For resources this is MCP's own "resource not found".
+  // For resources this is MCP's own "resource not found" of the session eras; 2026-07-28
+  // uses -32602 for it, and prompts/completions keep -32603 (see src/mcp/errors.ts).
   [Code.NotFound]: row("NOT_FOUND", 404, RESOURCE_NOT_FOUND, false, "not found"),
   [Code.AlreadyExists]: row("ALREADY_EXISTS", 409, INTERNAL_ERROR, false, "already exists"),
   [Code.PermissionDenied]: row("PERMISSION_DENIED", 403, INTERNAL_ERROR, false, "permission denied"),
   [Code.ResourceExhausted]: row("RESOURCE_EXHAUSTED", 429, INTERNAL_ERROR, true, "resource exhausted"),
   [Code.FailedPrecondition]: row("FAILED_PRECONDITION", 400, INTERNAL_ERROR, false, "failed precondition"),
   [Code.Aborted]: row("ABORTED", 409, INTERNAL_ERROR, true, "aborted"),
+  // A value past the valid range is bad input too, e.g. a page beyond the end.
   [Code.OutOfRange]: row("OUT_OF_RANGE", 400, INVALID_PARAMS, false, "out of range"),
   [Code.Unimplemented]: row("UNIMPLEMENTED", 501, INTERNAL_ERROR, false, "not implemented by the backend"),
   [Code.Internal]: row("INTERNAL", 500, INTERNAL_ERROR, false, "the backend failed"),

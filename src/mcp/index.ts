@@ -1,16 +1,11 @@
+export type { Catalog } from "./catalog-view.js";
+export { InsufficientScopeError, McpErrorCode, statelessHttpStatus } from "./errors.js";
+export type { Exchange, SessionHooks } from "./exchange.js";
 export { decodeHeaderValue, headerText } from "./headers.js";
 export * from "./jsonrpc.js";
-export {
-  type Catalog,
-  createMcpServer,
-  type Exchange,
-  InsufficientScopeError,
-  McpErrorCode,
-  type McpServer,
-  type McpServerOptions,
-  type ServerInfo,
-  type SessionHooks,
-} from "./server.js";
+export { nameParam } from "./methods.js";
+export type { McpServerOptions, ServerInfo } from "./options.js";
+export { createMcpServer, type McpServer } from "./server.js";
 export {
   isStatelessVersion,
   isSupportedVersion,

@@ -1,8 +1,15 @@
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { buildSurface, buildTools } from "../../src/catalog/index.js";
-import { contentBlock, createStateSealer, promptResult } from "../../src/invoke/index.js";
+import {
+  type BackendHandle,
+  contentBlock,
+  createArgumentValidator,
+  createStateSealer,
+  promptResult,
+} from "../../src/invoke/index.js";
 import { createMcpServer, type Exchange } from "../../src/mcp/index.js";
-import { imageService } from "../support/image.js";
+import { imageRegistry, imageService } from "../support/image.js";
 
 const everything = [{ backend: "e", services: [imageService("conformance.v1.EverythingService")] }];
 
@@ -97,6 +104,80 @@ describe("the protocol core", () => {
   it("refuses missing required prompt arguments", async () => {
     const res = await call("prompts/get", { name: "test_prompt_with_arguments", arguments: { arg1: "a" } });
     expect(res.error).toMatchObject({ code: -32602 });
+  });
+});
+
+describe("backend failures behind resources, prompts and completions", () => {
+  /** A backend whose every RPC fails with `code`. */
+  function failing(code: Code): BackendHandle {
+    const fail = async (): Promise<never> => {
+      throw new ConnectError("the backend refuses", code);
+    };
+    const transport: Transport = { unary: fail, stream: fail };
+    const registry = imageRegistry();
+    return { name: "e", transport, registry, timeoutMs: 1_000, validator: createArgumentValidator(registry) };
+  }
+  const answer = async (code: Code, method: string, params: Record<string, unknown>, stateless: boolean) => {
+    const core = createMcpServer({
+      info: { name: "t", version: "1" },
+      tools: buildTools(everything),
+      surface: buildSurface(everything),
+      backends: new Map([["e", failing(code)]]),
+    });
+    const res = await core.handle(
+      { jsonrpc: "2.0", id: 1, method, params: params as never },
+      exchange(stateless),
+    );
+    return (res as { error?: { code: number; message: string; data?: unknown } }).error;
+  };
+  const READ = ["resources/read", { uri: "test://static-text" }] as const;
+  const TEMPLATE = ["resources/read", { uri: "test://template/7/data" }] as const;
+  const PROMPT = ["prompts/get", { name: "test_simple_prompt" }] as const;
+  const COMPLETE = [
+    "completion/complete",
+    {
+      ref: { type: "ref/prompt", name: "test_prompt_with_arguments" },
+      argument: { name: "arg1", value: "" },
+    },
+  ] as const;
+
+  it.each([
+    ["a resource read", READ],
+    ["a templated resource read", TEMPLATE],
+    ["a prompt", PROMPT],
+    ["a completion", COMPLETE],
+  ])(
+    "answers INVALID_ARGUMENT and OUT_OF_RANGE of %s as -32602 Invalid params, in both eras",
+    async (_, [method, params]) => {
+      for (const code of [Code.InvalidArgument, Code.OutOfRange]) {
+        for (const stateless of [false, true]) {
+          const error = await answer(code, method, params, stateless);
+          expect(error?.code, `${Code[code]} stateless=${stateless}`).toBe(-32602);
+          expect(error?.message).toContain("the backend refuses");
+        }
+      }
+    },
+  );
+
+  it("answers NOT_FOUND of a resource read as resource not found: -32002 with sessions, -32602 stateless", async () => {
+    expect(await answer(Code.NotFound, ...READ, false)).toEqual({
+      code: -32002,
+      message: "Resource not found: test://static-text",
+      data: { uri: "test://static-text" },
+    });
+    expect(await answer(Code.NotFound, ...READ, true)).toMatchObject({
+      code: -32602,
+      data: { uri: "test://static-text" },
+    });
+  });
+
+  it("answers other backend failures as -32603 with the backend's status in the message", async () => {
+    expect(await answer(Code.Unavailable, ...READ, false)).toEqual({
+      code: -32603,
+      message:
+        "The backend is unavailable (UNAVAILABLE): the backend refuses\nThis error is transient; the call may be retried.",
+    });
+    expect((await answer(Code.NotFound, ...PROMPT, true))?.code).toBe(-32603);
   });
 });
 

@@ -1,0 +1,104 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { Bound } from "../catalog/index.js";
+import { type BackendHandle, type CallContext, createStateSealer } from "../invoke/index.js";
+import { callContext } from "./call-context.js";
+import { type Catalog, type CatalogView, createCatalogView, type ListKey, listPage } from "./catalog-view.js";
+import { InsufficientScopeError } from "./errors.js";
+import type { Exchange } from "./exchange.js";
+import type { InputSettings } from "./input.js";
+import { ErrorCode, JsonRpcError, type RequestId } from "./jsonrpc.js";
+import type { McpServerOptions } from "./options.js";
+
+/**
+ * What every method handler shares: the catalog in use, the server's options,
+ * scope checks (MCP 2025-11-25 basic/authorization) and the pieces of a backend call.
+ */
+export interface ServerContext {
+  /**
+   * The catalog in use. It is replaced whole, never changed in place; a handler
+   * reads it once per step, so a request in flight may see a newer one at its next step.
+   */
+  readonly catalog: CatalogView;
+  readonly options: McpServerOptions;
+  /** How operations ask the client for input. */
+  readonly input: InputSettings;
+  /** Open subscriptions/listen streams, ended gracefully by close(). */
+  readonly listening: Set<AbortController>;
+  /** Whether the caller holds every scope in `required` (always, when scopes are not enforced). */
+  allowed(required: readonly string[], ex: Exchange): boolean;
+  /** Throws {@link InsufficientScopeError} unless the caller holds every scope in `required`. */
+  demand(required: readonly string[], ex: Exchange): void;
+  /** One page of a list, showing only what the caller may use (MCP 2025-11-25 server/utilities/pagination). */
+  page(key: ListKey, params: JsonObject, ex: Exchange): { [k: string]: unknown };
+  /** The backend serving an RPC of the catalog in use. */
+  backendOf(def: Bound): BackendHandle;
+  /** Metadata and relays for one backend call (see call-context.ts). */
+  callContext(
+    backend: string,
+    id: RequestId | undefined,
+    params: JsonObject,
+    ex: Exchange,
+  ): Promise<CallContext>;
+}
+
+/** A {@link ServerContext} and the one way to change it: serving another catalog (its lists may change, MCP 2025-11-25 server/tools "List Changed Notification"). */
+export interface ServerState {
+  readonly context: ServerContext;
+  setCatalog(catalog: Catalog): void;
+}
+
+/** Builds the context the handlers of {@link createMcpServer} share, for one catalog at a time. */
+export function createServerContext(options: McpServerOptions): ServerState {
+  const enforce = options.enforceScopes === true;
+  const pageSize = options.pageSize ?? 100;
+  let cat = createCatalogView(options);
+
+  function allowed(required: readonly string[], ex: Exchange): boolean {
+    if (!enforce || required.length === 0) return true;
+    const held = ex.identity?.scopes;
+    return required.every((s) => held?.has(s));
+  }
+
+  const context: ServerContext = {
+    get catalog() {
+      return cat;
+    },
+    options,
+    input: { sealer: createStateSealer(options.stateKey), maxRounds: options.maxInputRounds ?? 8 },
+    listening: new Set(),
+    allowed,
+    demand(required, ex) {
+      if (!allowed(required, ex)) throw new InsufficientScopeError(required);
+    },
+    page(key, params, ex) {
+      const all = cat.lists[key];
+      // Without enforcement everything is visible: skip the copy.
+      const visible = enforce ? all.filter((e) => allowed(e.def.scopes, ex)) : all;
+      return listPage(key, visible, params.cursor, pageSize);
+    },
+    backendOf(def) {
+      const backend = cat.backends.get(def.backend);
+      if (!backend) throw new JsonRpcError(ErrorCode.InternalError, `No backend "${def.backend}"`);
+      return backend;
+    },
+    callContext(backend, id, params, ex) {
+      return callContext(options.backendHeaders, backend, id, params, ex);
+    },
+  };
+  return {
+    context,
+    setCatalog(catalog) {
+      cat = createCatalogView(catalog);
+    },
+  };
+}
+
+/** One request as a handler receives it: its id, its params (an object, possibly empty) and its exchange (JSON-RPC 2.0 §4; MCP 2025-11-25 basic "Requests"). */
+export interface MethodCall {
+  readonly id: RequestId;
+  readonly params: JsonObject;
+  readonly ex: Exchange;
+}
+
+/** Answers one method: its result, or a thrown {@link JsonRpcError} / {@link InsufficientScopeError} (MCP 2025-11-25 basic "Responses"). */
+export type Handler = (call: MethodCall, ctx: ServerContext) => object | Promise<object>;
