@@ -6,3 +6,4 @@ export {
   parseConfig,
   type SessionSettings,
 } from "./load.js";
+export type { StoreSettings } from "./store.js";

@@ -12,6 +12,7 @@ import type { BackendProtocol } from "../invoke/index.js";
 import { interpolate } from "./env.js";
 import { ConfigError } from "./error.js";
 import { readDocument } from "./shape.js";
+import { type StoreSettings, storeSettings } from "./store.js";
 
 /** A backend after defaults are applied. */
 export interface BackendConfig {
@@ -63,6 +64,8 @@ export interface GatewayConfig {
   readonly allowedOrigins: readonly string[];
   /** Key sealing input-required state; random per process when absent. */
   readonly stateKey?: Uint8Array;
+  /** Where the shared state of sessions lives (`store`); in memory when the section is absent. */
+  readonly store: StoreSettings;
 }
 
 /** Session bounds (milliseconds and counts). */
@@ -217,11 +220,14 @@ export function parseConfig(
   const requestTimeoutMs = msg.requestTimeout ? durationMs(msg.requestTimeout) : 30_000;
   if (requestTimeoutMs <= 0) throw invalid("request_timeout", "must be positive");
   if (sessions.keepAliveMs <= 0) throw invalid("sessions.keep_alive", "must be positive");
+  const store = storeSettings(msg.store);
+  if ("problem" in store) throw invalid(store.problem.path, store.problem.detail);
   return {
     ...(auth ? { auth } : {}),
     ...(msg.publicUrl ? { publicUrl: msg.publicUrl } : {}),
     ...(stateKey ? { stateKey } : {}),
     sessions,
+    store: store.value,
     allowedHosts: msg.allowedHosts,
     allowedOrigins: msg.allowedOrigins,
     host,

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/config.proto.
  */
 export const file_mcpengine_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEinAMKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNItoBCghTZXNzaW9ucxIvCgxpZGxlX3RpbWVvdXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X3Nlc3Npb25zGAIgASgNEhsKE21heF9idWZmZXJlZF9ldmVudHMYAyABKA0SLQoKa2VlcF9hbGl2ZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIaChJtYXhfYnVmZmVyZWRfYnl0ZXMYBSABKAQSHwoXbWF4X3Nlc3Npb25zX3Blcl9jbGllbnQYBiABKA0ijQMKBEF1dGgSDgoGaXNzdWVyGAEgASgJEhAKCGF1ZGllbmNlGAIgASgJEhAKCGp3a3NfdXJpGAMgASgJEhIKCmFsZ29yaXRobXMYBCADKAkSLQoKY2xvY2tfc2tldxgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtyZXF1aXJlX3R5cBgGIAEoCBIUCgxzY29wZV9jbGFpbXMYByADKAkSMgoNaW50cm9zcGVjdGlvbhgIIAEoCzIbLm1jcGVuZ2luZS52MS5JbnRyb3NwZWN0aW9uEhgKEHNjb3Blc19zdXBwb3J0ZWQYCSADKAkSFQoNcmVzb3VyY2VfbmFtZRgKIAEoCRIOCgZwcmVzZXQYCyABKAkSEgoKY2FjaGVfc2l6ZRgMIAEoDRIwCg1qd2tzX2Nvb2xkb3duGA0gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCWNsaWVudF9pZBgOIAEoCRIVCg1jbGllbnRfc2VjcmV0GA8gASgJIksKDUludHJvc3BlY3Rpb24SEAoIZW5kcG9pbnQYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEhUKDWNsaWVudF9zZWNyZXQYAyABKAkiXAoISWRlbnRpdHkSDAoEbW9kZRgBIAEoCRIZChFleGNoYW5nZV9hdWRpZW5jZRgCIAEoCRIXCg9leGNoYW5nZV9zY29wZXMYAyADKAkSDgoGY2xhaW1zGAQgAygJIusBCgdCYWNrZW5kEgwKBG5hbWUYASABKAkSDgoGdGFyZ2V0GAIgASgJEhMKC2Rlc2NyaXB0b3JzGAMgASgJEi8KCHByb3RvY29sGAQgASgOMh0ubWNwZW5naW5lLnYxLkJhY2tlbmRQcm90b2NvbBIqCgd0aW1lb3V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhAKCHNlcnZpY2VzGAYgAygJEigKCGlkZW50aXR5GAcgASgLMhYubWNwZW5naW5lLnYxLklkZW50aXR5EhQKDG1heF9pbmZsaWdodBgIIAEoDSqLAQoPQmFja2VuZFByb3RvY29sEiAKHEJBQ0tFTkRfUFJPVE9DT0xfVU5TUEVDSUZJRUQQABIZChVCQUNLRU5EX1BST1RPQ09MX0dSUEMQARIcChhCQUNLRU5EX1BST1RPQ09MX0NPTk5FQ1QQAhIdChlCQUNLRU5EX1BST1RPQ09MX0dSUENfV0VCEANiBnByb3RvMw", [file_google_protobuf_duration]);
+  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEiwAMKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlIioKBVN0b3JlEg0KBXJlZGlzGAEgASgJEhIKCmtleV9wcmVmaXgYAiABKAki2gEKCFNlc3Npb25zEi8KDGlkbGVfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfc2Vzc2lvbnMYAiABKA0SGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgDIAEoDRItCgprZWVwX2FsaXZlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEm1heF9idWZmZXJlZF9ieXRlcxgFIAEoBBIfChdtYXhfc2Vzc2lvbnNfcGVyX2NsaWVudBgGIAEoDSKNAwoEQXV0aBIOCgZpc3N1ZXIYASABKAkSEAoIYXVkaWVuY2UYAiABKAkSEAoIandrc191cmkYAyABKAkSEgoKYWxnb3JpdGhtcxgEIAMoCRItCgpjbG9ja19za2V3GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC3JlcXVpcmVfdHlwGAYgASgIEhQKDHNjb3BlX2NsYWltcxgHIAMoCRIyCg1pbnRyb3NwZWN0aW9uGAggASgLMhsubWNwZW5naW5lLnYxLkludHJvc3BlY3Rpb24SGAoQc2NvcGVzX3N1cHBvcnRlZBgJIAMoCRIVCg1yZXNvdXJjZV9uYW1lGAogASgJEg4KBnByZXNldBgLIAEoCRISCgpjYWNoZV9zaXplGAwgASgNEjAKDWp3a3NfY29vbGRvd24YDSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJY2xpZW50X2lkGA4gASgJEhUKDWNsaWVudF9zZWNyZXQYDyABKAkiSwoNSW50cm9zcGVjdGlvbhIQCghlbmRwb2ludBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSFQoNY2xpZW50X3NlY3JldBgDIAEoCSJcCghJZGVudGl0eRIMCgRtb2RlGAEgASgJEhkKEWV4Y2hhbmdlX2F1ZGllbmNlGAIgASgJEhcKD2V4Y2hhbmdlX3Njb3BlcxgDIAMoCRIOCgZjbGFpbXMYBCADKAki6wEKB0JhY2tlbmQSDAoEbmFtZRgBIAEoCRIOCgZ0YXJnZXQYAiABKAkSEwoLZGVzY3JpcHRvcnMYAyABKAkSLwoIcHJvdG9jb2wYBCABKA4yHS5tY3BlbmdpbmUudjEuQmFja2VuZFByb3RvY29sEioKB3RpbWVvdXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEAoIc2VydmljZXMYBiADKAkSKAoIaWRlbnRpdHkYByABKAsyFi5tY3BlbmdpbmUudjEuSWRlbnRpdHkSFAoMbWF4X2luZmxpZ2h0GAggASgNKosBCg9CYWNrZW5kUHJvdG9jb2wSIAocQkFDS0VORF9QUk9UT0NPTF9VTlNQRUNJRklFRBAAEhkKFUJBQ0tFTkRfUFJPVE9DT0xfR1JQQxABEhwKGEJBQ0tFTkRfUFJPVE9DT0xfQ09OTkVDVBACEh0KGUJBQ0tFTkRfUFJPVE9DT0xfR1JQQ19XRUIQA2IGcHJvdG8z", [file_google_protobuf_duration]);
 
 /**
  * Config is the gateway configuration (mcpengine.yaml), read as ProtoJSON.
@@ -135,6 +135,15 @@ export type Config = Message<"mcpengine.v1.Config"> & {
    * @generated from field: uint32 max_inflight = 15;
    */
   maxInflight: number;
+
+  /**
+   * Where the state of sessions lives that every replica must see (session
+   * records, resumable event logs, messages between replicas). Absent: in
+   * this process's memory, for a single replica.
+   *
+   * @generated from field: mcpengine.v1.Store store = 16;
+   */
+  store?: Store | undefined;
 };
 
 /**
@@ -143,6 +152,38 @@ export type Config = Message<"mcpengine.v1.Config"> & {
  */
 export const ConfigSchema: GenMessage<Config> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_config, 0);
+
+/**
+ * Store puts the shared state of sessions in Redis, so several gateway
+ * replicas behind a load balancer serve any session without affinity.
+ *
+ * @generated from message mcpengine.v1.Store
+ */
+export type Store = Message<"mcpengine.v1.Store"> & {
+  /**
+   * Redis URL: redis://[[user]:password@]host[:port][/db], or rediss:// for
+   * TLS. Write the password as ${REDIS_PASSWORD} (or the whole URL as
+   * ${REDIS_URL}) to keep it out of the file.
+   *
+   * @generated from field: string redis = 1;
+   */
+  redis: string;
+
+  /**
+   * Prefix of every Redis key and pub/sub channel, so several gateways (or
+   * environments) can share one Redis. Default "mcpengine:".
+   *
+   * @generated from field: string key_prefix = 2;
+   */
+  keyPrefix: string;
+};
+
+/**
+ * Describes the message mcpengine.v1.Store.
+ * Use `create(StoreSchema)` to create a new message.
+ */
+export const StoreSchema: GenMessage<Store> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 1);
 
 /**
  * Sessions bounds session state.
@@ -204,7 +245,7 @@ export type Sessions = Message<"mcpengine.v1.Sessions"> & {
  * Use `create(SessionsSchema)` to create a new message.
  */
 export const SessionsSchema: GenMessage<Sessions> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 1);
+  messageDesc(file_mcpengine_v1_config, 2);
 
 /**
  * Auth configures the gateway as an OAuth 2.1 resource server.
@@ -321,7 +362,7 @@ export type Auth = Message<"mcpengine.v1.Auth"> & {
  * Use `create(AuthSchema)` to create a new message.
  */
 export const AuthSchema: GenMessage<Auth> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 2);
+  messageDesc(file_mcpengine_v1_config, 3);
 
 /**
  * Introspection configures RFC 7662 token introspection.
@@ -354,7 +395,7 @@ export type Introspection = Message<"mcpengine.v1.Introspection"> & {
  * Use `create(IntrospectionSchema)` to create a new message.
  */
 export const IntrospectionSchema: GenMessage<Introspection> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 3);
+  messageDesc(file_mcpengine_v1_config, 4);
 
 /**
  * Identity says how the caller's identity reaches a backend.
@@ -398,7 +439,7 @@ export type Identity = Message<"mcpengine.v1.Identity"> & {
  * Use `create(IdentitySchema)` to create a new message.
  */
 export const IdentitySchema: GenMessage<Identity> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 4);
+  messageDesc(file_mcpengine_v1_config, 5);
 
 /**
  * Backend is one gRPC (or Connect / gRPC-Web) service endpoint.
@@ -469,7 +510,7 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
  * Use `create(BackendSchema)` to create a new message.
  */
 export const BackendSchema: GenMessage<Backend> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 5);
+  messageDesc(file_mcpengine_v1_config, 6);
 
 /**
  * BackendProtocol selects the RPC protocol used towards a backend.

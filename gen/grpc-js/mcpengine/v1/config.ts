@@ -121,6 +121,30 @@ export interface Config {
    * ends at once with a retryable tool error. Default 4096.
    */
   maxInflight: number;
+  /**
+   * Where the state of sessions lives that every replica must see (session
+   * records, resumable event logs, messages between replicas). Absent: in
+   * this process's memory, for a single replica.
+   */
+  store: Store | undefined;
+}
+
+/**
+ * Store puts the shared state of sessions in Redis, so several gateway
+ * replicas behind a load balancer serve any session without affinity.
+ */
+export interface Store {
+  /**
+   * Redis URL: redis://[[user]:password@]host[:port][/db], or rediss:// for
+   * TLS. Write the password as ${REDIS_PASSWORD} (or the whole URL as
+   * ${REDIS_URL}) to keep it out of the file.
+   */
+  redis: string;
+  /**
+   * Prefix of every Redis key and pub/sub channel, so several gateways (or
+   * environments) can share one Redis. Default "mcpengine:".
+   */
+  keyPrefix: string;
 }
 
 /** Sessions bounds session state. */
@@ -265,6 +289,7 @@ function createBaseConfig(): Config {
     maxConnections: 0,
     requestTimeout: undefined,
     maxInflight: 0,
+    store: undefined,
   };
 }
 
@@ -314,6 +339,9 @@ export const Config: MessageFns<Config> = {
     }
     if (message.maxInflight !== 0) {
       writer.uint32(120).uint32(message.maxInflight);
+    }
+    if (message.store !== undefined) {
+      Store.encode(message.store, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -451,6 +479,14 @@ export const Config: MessageFns<Config> = {
             message.maxInflight = reader.uint32();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.store = Store.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -520,6 +556,7 @@ export const Config: MessageFns<Config> = {
         : isSet(object.max_inflight)
         ? globalThis.Number(object.max_inflight)
         : 0,
+      store: isSet(object.store) ? Store.fromJSON(object.store) : undefined,
     };
   },
 
@@ -570,6 +607,9 @@ export const Config: MessageFns<Config> = {
     if (message.maxInflight !== 0) {
       obj.maxInflight = Math.round(message.maxInflight);
     }
+    if (message.store !== undefined) {
+      obj.store = Store.toJSON(message.store);
+    }
     return obj;
   },
 
@@ -597,6 +637,96 @@ export const Config: MessageFns<Config> = {
       ? Duration.fromPartial(object.requestTimeout)
       : undefined;
     message.maxInflight = object.maxInflight ?? 0;
+    message.store = (object.store !== undefined && object.store !== null) ? Store.fromPartial(object.store) : undefined;
+    return message;
+  },
+};
+
+function createBaseStore(): Store {
+  return { redis: "", keyPrefix: "" };
+}
+
+export const Store: MessageFns<Store> = {
+  encode(message: Store, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.redis !== "") {
+      writer.uint32(10).string(message.redis);
+    }
+    if (message.keyPrefix !== "") {
+      writer.uint32(18).string(message.keyPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Store {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStore();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.redis = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Store {
+    return {
+      redis: isSet(object.redis) ? globalThis.String(object.redis) : "",
+      keyPrefix: isSet(object.keyPrefix)
+        ? globalThis.String(object.keyPrefix)
+        : isSet(object.key_prefix)
+        ? globalThis.String(object.key_prefix)
+        : "",
+    };
+  },
+
+  toJSON(message: Store): unknown {
+    const obj: any = {};
+    if (message.redis !== "") {
+      obj.redis = message.redis;
+    }
+    if (message.keyPrefix !== "") {
+      obj.keyPrefix = message.keyPrefix;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Store>, I>>(base?: I): Store {
+    return Store.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Store>, I>>(object: I): Store {
+    const message = createBaseStore();
+    message.redis = object.redis ?? "";
+    message.keyPrefix = object.keyPrefix ?? "";
     return message;
   },
 };
