@@ -26,6 +26,7 @@ import {
   InflightLimit,
 } from "./invoke/index.js";
 import { type Catalog, createMcpServer, type McpServer } from "./mcp/index.js";
+import type { SharedState } from "./sessions/types.js";
 import { VERSION } from "./version.js";
 
 /** Whether a backend's descriptors are loaded, and why not. */
@@ -61,6 +62,8 @@ export interface GatewayOptions {
   readonly log?: (message: string) => void;
   /** First delay before retrying a backend that was unreachable (doubles up to 30 s; default 1 s). */
   readonly retryMs?: number;
+  /** The shared session state, when made by the caller (replicas in one process, in tests); closed by its maker. */
+  readonly state?: SharedState;
 }
 
 /** Longest wait between two attempts to reach a backend that is down. */
@@ -208,6 +211,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     limits: config.sessions,
     legacyMessagesPath: "/messages",
     ...(auth ? { auth } : {}),
+    ...(options.state ? { state: options.state } : {}),
   });
   const routes = new Map<string, HttpHandler>([
     [config.path, http.streamable],

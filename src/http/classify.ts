@@ -11,6 +11,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   McpErrorCode,
+  nameParam,
   type RequestId,
   STATELESS_VERSIONS,
 } from "../mcp/index.js";
@@ -49,13 +50,6 @@ export type PostRoute =
 const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 const META_LOG_LEVEL = "io.modelcontextprotocol/logLevel";
-/** The param a method's Mcp-Name header mirrors (MCP 2026-07-28 basic/transports "Request Headers"). */
-const NAMED: { readonly [method: string]: string } = {
-  "tools/call": "name",
-  "prompts/get": "name",
-  "resources/read": "uri",
-};
-
 /**
  * Routes a POST to the MCP endpoint by protocol era (MCP 2025-11-25 and
  * 2026-07-28 basic/transports "Streamable HTTP"). Pure: no I/O, never throws.
@@ -142,7 +136,7 @@ function routeStateless(
         : `Mcp-Method ${methodHeader} differs from the body's ${request.method}`;
     return bad(400, McpErrorCode.HeaderMismatch, text);
   }
-  const param = NAMED[request.method];
+  const param = nameParam(request.method);
   const name = param === undefined ? undefined : params[param];
   if (typeof name === "string") {
     const raw = input.header("mcp-name");

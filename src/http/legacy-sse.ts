@@ -1,17 +1,24 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Identity } from "../auth/index.js";
-import { classify, ErrorCode, failure, type McpServer } from "../mcp/index.js";
+import {
+  classify,
+  ErrorCode,
+  failure,
+  InsufficientScopeError,
+  insufficientScopeFailure,
+  type McpServer,
+} from "../mcp/index.js";
 import { readMessage } from "./body.js";
-import { sendJson } from "./reply.js";
-import { ownerOf, owns, type SessionTable } from "./sessions.js";
+import { RequestCancelled, sendJson } from "./reply.js";
+import { ownerOf, type SessionService } from "./sessions.js";
 import { SSE_HEADERS } from "./sse.js";
-import { capabilitiesOf } from "./streamable.js";
+import { capabilitiesOf, stateOr503 } from "./streamable.js";
 
 /** What the 2024-11-05 handlers need. */
 export interface LegacyContext {
   readonly server: McpServer;
-  readonly sessions: SessionTable;
+  readonly sessions: SessionService;
   readonly maxBodyBytes: number;
   readonly keepAliveMs: number;
   /** Path of the message endpoint, announced in the `endpoint` event. */
@@ -33,16 +40,25 @@ export function createLegacySse(ctx: LegacyContext) {
       res.writeHead(405, { allow: "GET" }).end();
       return;
     }
-    const owner = ownerOf(req, identity);
-    const room = sessions.makeRoom(owner);
-    if (room !== "ok") {
-      res
-        .writeHead(room === "client" ? 429 : 503, { "content-type": "text/plain" })
-        .end(room === "client" ? "too many sessions for this client\n" : "too many sessions\n");
+    const refuse = (status: number, text: string): void => {
+      res.writeHead(status, { "content-type": "text/plain" }).end(`${text}\n`);
+    };
+    let live: Awaited<ReturnType<typeof sessions.open>>;
+    try {
+      const created = await sessions.create("legacy", "2024-11-05", {}, identity, ownerOf(req, identity));
+      if (!created.ok) {
+        if (created.reason === "client") refuse(429, "too many sessions for this client");
+        else refuse(503, "too many sessions");
+        return;
+      }
+      live = await sessions.open(created.id, identity, "legacy");
+    } catch {
+      refuse(503, "the session store is unavailable");
       return;
     }
-    const session = sessions.create("2024-11-05", true, {}, identity, owner);
-    session.legacyRes = res;
+    if (!live) return refuse(503, "the session ended at once");
+    const session = live;
+    sessions.holdLegacy(session, res);
     res.writeHead(200, SSE_HEADERS);
     res.write(`event: endpoint\ndata: ${ctx.messagesPath}?sessionId=${session.id}\n\n`);
     const timer = setInterval(() => res.write(": keep-alive\n\n"), ctx.keepAliveMs);
@@ -50,11 +66,11 @@ export function createLegacySse(ctx: LegacyContext) {
     res.on("close", () => {
       clearInterval(timer);
       session.legacyRes = undefined;
-      sessions.close(session);
+      void sessions.close(session.id).catch(() => {});
     });
   }
 
-  /** A message for a session: accepted at once, answered on the session's stream. */
+  /** A message for a session: accepted at once, answered on the session's stream, wherever it is held. */
   async function messages(
     req: IncomingMessage,
     res: ServerResponse,
@@ -66,36 +82,41 @@ export function createLegacySse(ctx: LegacyContext) {
       return;
     }
     const id = new URL(req.url ?? "/", "http://localhost").searchParams.get("sessionId");
-    const session = id ? sessions.get(id) : undefined;
-    if (!session?.legacy || !owns(session, identity)) {
+    const live = id ? await stateOr503(res, null, () => sessions.open(id, identity, "legacy")) : undefined;
+    if (live === null) return;
+    if (!live) {
       req.resume();
       return sendJson(res, 404, failure(null, ErrorCode.InvalidRequest, "Session not found"));
     }
     const parsed = await readMessage(req, res, ctx.maxBodyBytes);
     if (parsed === undefined) return;
     const msg = classify(parsed);
-    session.lastSeen = Date.now();
     if (msg.kind === "invalid") {
       return sendJson(res, 400, failure(msg.id, ErrorCode.InvalidRequest, `Invalid request: ${msg.reason}`));
     }
     res.writeHead(202).end();
-    if (msg.kind === "response") return sessions.settle(session, msg);
-    if (msg.kind === "notification") return sessions.notification(session, msg.message);
+    if (msg.kind === "response") return sessions.settle(live, msg);
+    if (msg.kind === "notification") return sessions.notification(live, msg.message);
     const request = msg.message;
     if (request.method === "initialize") {
       const params = (request.params ?? {}) as JsonObject;
-      session.clientCapabilities = capabilitiesOf(params.capabilities);
+      sessions.setCapabilities(live, capabilitiesOf(params.capabilities));
     }
-    const abort = new AbortController();
-    session.inflight.set(request.id, abort);
-    const send = (m: unknown) => sessions.sendOnSession(session, m);
+    const abort = sessions.begin(live, request.id);
+    const send = (m: unknown) => sessions.notify(live, m);
     try {
       const response = await server
-        .handle(request, sessions.exchange(session, abort.signal, identity, send))
-        .catch(() => failure(request.id, ErrorCode.InternalError, "Internal error"));
-      send(response);
+        .handle(request, sessions.exchange(live, abort.signal, identity, send))
+        .catch((err: unknown) =>
+          // No HTTP status is left to refuse with: the POST was answered 202.
+          err instanceof InsufficientScopeError
+            ? insufficientScopeFailure(request.id, err)
+            : failure(request.id, ErrorCode.InternalError, "Internal error"),
+        );
+      // A request the client cancelled gets no response (basic/utilities/cancellation).
+      if (!(abort.signal.reason instanceof RequestCancelled)) send(response);
     } finally {
-      session.inflight.delete(request.id);
+      sessions.end(live, request.id);
     }
   }
 

@@ -2,13 +2,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Identity, ResourceServer } from "../auth/index.js";
 import type { McpServer } from "../mcp/index.js";
+import { createMemorySharedState } from "../sessions/memory.js";
+import type { EventLogBounds, SharedState } from "../sessions/types.js";
 import { createAdmission } from "./admission.js";
 import { readMessage } from "./body.js";
 import { routePost } from "./classify.js";
 import { createLegacySse } from "./legacy-sse.js";
 import type { OriginPolicy } from "./origin.js";
 import { header, sendJson } from "./reply.js";
-import { createSessionTable, DEFAULT_SESSION_LIMITS, type SessionLimits } from "./sessions.js";
+import { createSessionService, DEFAULT_SESSION_LIMITS, type SessionLimits } from "./sessions.js";
 import { serveStateless } from "./stateless.js";
 import { createStreamable } from "./streamable.js";
 
@@ -24,6 +26,8 @@ export interface StreamableHttpOptions {
   readonly limits?: Partial<SessionLimits>;
   /** Path of the 2024-11-05 message endpoint, announced in the `endpoint` event. */
   readonly legacyMessagesPath?: string;
+  /** Where sessions live (Redis for several replicas); in this process's memory by default. */
+  readonly state?: SharedState;
 }
 
 /** The HTTP handlers of the MCP endpoint and the 2024-11-05 HTTP+SSE endpoints. */
@@ -34,7 +38,7 @@ export interface McpHttp {
   readonly sse: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** 2024-11-05 `POST /messages?sessionId=…`. */
   readonly messages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-  /** Live sessions. */
+  /** Sessions (with a shared store: those with live state on this replica). */
   sessionCount(): number;
   /**
    * Sends a notification to every session on its stream not tied to a request
@@ -57,7 +61,8 @@ export interface McpHttp {
 export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   const limits: SessionLimits = { ...DEFAULT_SESSION_LIMITS, ...options.limits };
   const { server, auth } = options;
-  const sessions = createSessionTable(limits);
+  const state = options.state ?? createMemorySharedState({ bounds: eventLogBounds(limits) });
+  const sessions = createSessionService({ state, limits });
   const admitted = createAdmission(options);
   const sessionEra = createStreamable({ server, auth, sessions });
   const legacy = createLegacySse({
@@ -110,13 +115,34 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     streamable: admitted(streamable),
     sse: admitted(legacy.sse),
     messages: admitted(legacy.messages),
-    sessionCount: sessions.count,
+    sessionCount: () => sessions.count(),
     broadcast(method, params = {}) {
       sessions.broadcast({ jsonrpc: "2.0", method, params });
     },
     close() {
       server.close();
       sessions.closeAll();
+      // A state this endpoint made is its own to close; a given one belongs to its maker.
+      if (!options.state) void state.close();
     },
+  };
+}
+
+/** Bytes of events one stream keeps for replay. */
+const STREAM_REPLAY_BYTES = 4 * 1024 * 1024;
+/** Bytes of events one session keeps for replay, over all its streams. */
+const SESSION_REPLAY_BYTES = 32 * 1024 * 1024;
+/** Replayable streams kept per session; the oldest finished one goes first. */
+const MAX_STREAMS_PER_SESSION = 16;
+
+/** The replay bounds that follow from the session limits (docs/security.md "Limits"). */
+export function eventLogBounds(limits: SessionLimits): EventLogBounds {
+  return {
+    maxEvents: limits.maxBufferedEvents,
+    maxStreamBytes: STREAM_REPLAY_BYTES,
+    maxSessionBytes: SESSION_REPLAY_BYTES,
+    maxTotalBytes: limits.maxBufferedBytes,
+    maxStreams: MAX_STREAMS_PER_SESSION,
+    ttlMs: limits.idleTimeoutMs,
   };
 }

@@ -7,12 +7,14 @@ import {
   type Exchange,
   failure,
   InsufficientScopeError,
+  insufficientScopeFailure,
   type JsonRpcRequest,
   type JsonRpcResponse,
   type McpServer,
   type RequestId,
 } from "../mcp/index.js";
-import { type EventStream, SSE_HEADERS, sseEvent } from "./sse.js";
+import type { ReplyStream } from "./sessions.js";
+import { SSE_HEADERS, sseEvent } from "./sse.js";
 
 export const JSON_HEADERS = { "content-type": "application/json" } as const;
 
@@ -28,7 +30,7 @@ export class Reply {
     readonly res: ServerResponse,
     private readonly sse: boolean,
     private readonly extra: { [k: string]: string },
-    private readonly stream?: EventStream,
+    private readonly stream?: ReplyStream,
   ) {}
 
   send(message: unknown): void {
@@ -38,7 +40,7 @@ export class Reply {
       if (!this.started) {
         if (this.res.destroyed) return;
         this.started = true;
-        this.stream.attach(this.res, this.extra);
+        this.stream.start(this.res, this.extra);
       }
       this.stream.send(message);
       return;
@@ -51,10 +53,29 @@ export class Reply {
     this.res.write(sseEvent(message));
   }
 
+  /**
+   * Ends without a response: the client cancelled the request, and a receiver
+   * of `notifications/cancelled` SHOULD NOT respond (MCP 2025-11-25
+   * basic/utilities/cancellation). An SSE reply just ends; one not started is
+   * an empty SSE stream, or `202` for a client that takes only JSON.
+   */
+  drop(): void {
+    if (this.stream && this.started) {
+      this.stream.close();
+      return;
+    }
+    if (this.started) {
+      if (!this.res.writableEnded && !this.res.destroyed) this.res.end();
+      return;
+    }
+    if (this.res.destroyed || this.res.headersSent) return;
+    if (this.sse) this.res.writeHead(200, { ...SSE_HEADERS, ...this.extra }).end();
+    else this.res.writeHead(202, this.extra).end();
+  }
+
   finish(response: JsonRpcResponse, status: number): void {
     if (this.stream && this.started) {
-      this.stream.send(response);
-      this.stream.end();
+      this.stream.finish(response);
       return;
     }
     if (this.started) {
@@ -133,11 +154,23 @@ export async function answer(
   try {
     response = await server.handle(request, ex);
   } catch (err) {
-    if (err instanceof InsufficientScopeError && auth && !reply.started) {
+    if (!(err instanceof InsufficientScopeError)) {
+      response = failure(request.id, ErrorCode.InternalError, "Internal error");
+    } else if (auth && !reply.started) {
       refuse(reply.res, auth.insufficientScope(err.required));
       return;
+    } else {
+      response = insufficientScopeFailure(request.id, err);
     }
-    response = failure(request.id, ErrorCode.InternalError, "Internal error");
   }
-  reply.finish(response, status && "error" in response ? status(response.error.code) : 200);
+  if (ex.signal.reason instanceof RequestCancelled) reply.drop();
+  else reply.finish(response, status && "error" in response ? status(response.error.code) : 200);
+}
+
+/** The abort reason of a request the client cancelled with `notifications/cancelled`. */
+export class RequestCancelled extends Error {
+  override readonly name = "RequestCancelled";
+  constructor(reason: string | undefined) {
+    super(reason ? `cancelled by the client: ${reason}` : "cancelled by the client");
+  }
 }

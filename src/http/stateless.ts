@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Identity, ResourceServer } from "../auth/index.js";
-import { ErrorCode, type Exchange, McpErrorCode, type McpServer } from "../mcp/index.js";
+import { type Exchange, type McpServer, statelessHttpStatus } from "../mcp/index.js";
 import type { PostRoute } from "./classify.js";
 import { acceptsSse, answer, connectionSignal, header, Reply } from "./reply.js";
 
@@ -27,19 +27,5 @@ export function serveStateless(
     header: (name) => header(req, name),
     notify: (method, p) => reply.send({ jsonrpc: "2.0", method, params: p }),
   };
-  return answer(server, auth, reply, route.request, ex, statelessStatus);
-}
-
-/** HTTP status of a 2026-07-28 error (basic/transports "Error Handling"). */
-function statelessStatus(code: number): number {
-  if (code === ErrorCode.MethodNotFound) return 404;
-  if (
-    code === ErrorCode.InvalidRequest ||
-    code === McpErrorCode.HeaderMismatch ||
-    code === McpErrorCode.MissingRequiredClientCapability ||
-    code === McpErrorCode.UnsupportedProtocolVersion
-  ) {
-    return 400;
-  }
-  return 200;
+  return answer(server, auth, reply, route.request, ex, statelessHttpStatus);
 }

@@ -4,20 +4,21 @@ import type { Identity, ResourceServer } from "../auth/index.js";
 import { ErrorCode, failure, type JsonRpcRequest, type McpServer, type RequestId } from "../mcp/index.js";
 import type { PostRoute } from "./classify.js";
 import { acceptsSse, answer, header, JSON_HEADERS, Reply, sendJson } from "./reply.js";
-import { ownerOf, owns, type Session, type SessionTable } from "./sessions.js";
-import { EventStream } from "./sse.js";
+import { type LiveSession, ownerOf, type SessionService } from "./sessions.js";
+import { parseEventId } from "./sse-connection.js";
 
 /** What the Streamable HTTP session handlers share. */
 export interface StreamableContext {
   readonly server: McpServer;
   readonly auth: ResourceServer | undefined;
-  readonly sessions: SessionTable;
+  readonly sessions: SessionService;
 }
 
 /**
  * Session-era Streamable HTTP (MCP 2025-03-26 … 2025-11-25 basic/transports):
  * `initialize` creates a session, later POSTs carry `Mcp-Session-Id`, GET
  * opens (or with `Last-Event-ID` resumes) a stream, DELETE ends the session.
+ * Any replica serves any of them; the session's state is shared.
  */
 export function createStreamable(ctx: StreamableContext) {
   const { server, sessions } = ctx;
@@ -29,54 +30,50 @@ export function createStreamable(ctx: StreamableContext) {
     res: ServerResponse,
     identity: Identity | undefined,
   ): Promise<void> {
-    const session = sessions.get(route.sessionId);
     const msg = route.message;
     const id = msg.kind === "request" ? msg.message.id : null;
-    if (!session || session.legacy || !owns(session, identity)) {
-      return sendJson(res, 404, failure(id, ErrorCode.InvalidRequest, "Session not found"));
-    }
-    if (route.headerVersion !== undefined && route.headerVersion !== session.version) {
-      const text = `MCP-Protocol-Version ${route.headerVersion} differs from the session's ${session.version}`;
+    const live = await stateOr503(res, id, () => sessions.open(route.sessionId, identity, "streamable"));
+    if (live === null) return;
+    if (!live) return sendJson(res, 404, failure(id, ErrorCode.InvalidRequest, "Session not found"));
+    if (route.headerVersion !== undefined && route.headerVersion !== live.version) {
+      const text = `MCP-Protocol-Version ${route.headerVersion} differs from the session's ${live.version}`;
       return sendJson(res, 400, failure(id, ErrorCode.InvalidRequest, text));
     }
-    session.lastSeen = Date.now();
     switch (msg.kind) {
       case "response":
-        sessions.settle(session, msg);
+        sessions.settle(live, msg);
         res.writeHead(202).end();
         return;
       case "notification":
-        sessions.notification(session, msg.message);
+        sessions.notification(live, msg.message);
         res.writeHead(202).end();
         return;
       case "request":
-        return request(session, msg.message, req, res, identity);
+        return request(live, msg.message, req, res, identity);
     }
   }
 
   async function request(
-    session: Session,
+    live: LiveSession,
     request: JsonRpcRequest & { id: RequestId },
     req: IncomingMessage,
     res: ServerResponse,
     identity: Identity | undefined,
   ): Promise<void> {
-    const stream = sessions.openStream(session);
     const sse = acceptsSse(req);
-    const reply = new Reply(res, sse, { "mcp-session-id": session.id }, stream);
-    const abort = new AbortController();
-    session.inflight.set(request.id, abort);
+    const extra = { "mcp-session-id": live.id };
+    const reply = new Reply(res, sse, extra, sse ? sessions.replyStream(live, request.id) : undefined);
+    const abort = sessions.begin(live, request.id);
     res.on("close", () => {
       // A JSON reply cannot be resumed: the caller is gone, so stop the work.
       if (!reply.started && !res.writableFinished) abort.abort(new Error("client disconnected"));
     });
     try {
       // A client that does not accept SSE on this POST cannot receive requests before the result.
-      const ex = sessions.exchange(session, abort.signal, identity, (m) => reply.send(m), sse);
+      const ex = sessions.exchange(live, abort.signal, identity, (m) => reply.send(m), sse);
       await answer(server, ctx.auth, reply, request, ex);
     } finally {
-      session.inflight.delete(request.id);
-      if (!reply.started) session.streams.delete(stream.id);
+      sessions.end(live, request.id);
     }
   }
 
@@ -87,15 +84,6 @@ export function createStreamable(ctx: StreamableContext) {
     res: ServerResponse,
     identity: Identity | undefined,
   ): Promise<void> {
-    const owner = ownerOf(req, identity);
-    const room = sessions.makeRoom(owner);
-    if (room !== "ok") {
-      const text =
-        room === "client"
-          ? "Too many sessions for this client; close one (DELETE) or try again later"
-          : "Too many sessions; try again later";
-      return sendJson(res, room === "client" ? 429 : 503, failure(request.id, ErrorCode.InternalError, text));
-    }
     const params = (request.params ?? {}) as JsonObject;
     const response = await server.handle(request, {
       signal: new AbortController().signal,
@@ -107,8 +95,21 @@ export function createStreamable(ctx: StreamableContext) {
     });
     if ("error" in response) return sendJson(res, 400, response);
     const version = String((response.result as JsonObject).protocolVersion);
-    const session = sessions.create(version, false, capabilitiesOf(params.capabilities), identity, owner);
-    res.writeHead(200, { ...JSON_HEADERS, "mcp-session-id": session.id }).end(JSON.stringify(response));
+    const caps = capabilitiesOf(params.capabilities);
+    const owner = ownerOf(req, identity);
+    const created = await stateOr503(res, request.id, () =>
+      sessions.create("streamable", version, caps, identity, owner),
+    );
+    if (created === null) return;
+    if (!created.ok) {
+      const text =
+        created.reason === "client"
+          ? "Too many sessions for this client; close one (DELETE) or try again later"
+          : "Too many sessions; try again later";
+      const status = created.reason === "client" ? 429 : 503;
+      return sendJson(res, status, failure(request.id, ErrorCode.InternalError, text));
+    }
+    res.writeHead(200, { ...JSON_HEADERS, "mcp-session-id": created.id }).end(JSON.stringify(response));
     req.resume();
   }
 
@@ -129,26 +130,19 @@ export function createStreamable(ctx: StreamableContext) {
         failure(null, ErrorCode.InvalidRequest, "Accept must include text/event-stream"),
       );
     }
-    const session = sessionFor(req, res, identity);
-    if (!session) return;
-    session.lastSeen = Date.now();
-    const extra = { "mcp-session-id": session.id };
+    const live = await sessionFor(req, res, identity);
+    if (!live) return;
+    const extra = { "mcp-session-id": live.id };
     const last = header(req, "last-event-id");
-    const parsed = last !== undefined ? EventStream.parseEventId(last) : undefined;
-    if (parsed) {
-      const stream =
-        session.streams.get(parsed.stream) ??
-        (session.standalone?.id === parsed.stream ? session.standalone : undefined);
-      if (stream) {
-        stream.attach(res, extra, parsed.seq);
-        return;
-      }
+    const parsed = last !== undefined ? parseEventId(last) : undefined;
+    try {
+      if (parsed && (await sessions.resume(live, parsed.stream, parsed.seq, res, extra))) return;
+      if (await sessions.listen(live, res, extra)) return;
+    } catch {
+      return unavailable(res, null);
     }
-    if (session.standalone?.live) {
-      const text = "A GET stream is already open for this session";
-      return sendJson(res, 409, failure(null, ErrorCode.InvalidRequest, text));
-    }
-    sessions.standalone(session).attach(res, extra);
+    const text = "A GET stream is already open for this session";
+    sendJson(res, 409, failure(null, ErrorCode.InvalidRequest, text));
   }
 
   /** MCP 2025-11-25 basic/transports "Session Management": the client ends its session. */
@@ -158,31 +152,50 @@ export function createStreamable(ctx: StreamableContext) {
     identity: Identity | undefined,
   ): Promise<void> {
     req.resume();
-    const session = sessionFor(req, res, identity);
-    if (!session) return;
-    sessions.close(session);
+    const live = await sessionFor(req, res, identity);
+    if (!live) return;
+    if ((await stateOr503(res, null, () => sessions.close(live.id))) === null) return;
     res.writeHead(200).end();
   }
 
-  function sessionFor(
+  async function sessionFor(
     req: IncomingMessage,
     res: ServerResponse,
     identity: Identity | undefined,
-  ): Session | undefined {
+  ): Promise<LiveSession | undefined> {
     const id = header(req, "mcp-session-id");
     if (id === undefined) {
       sendJson(res, 400, failure(null, ErrorCode.InvalidRequest, "Mcp-Session-Id header is required"));
       return undefined;
     }
-    const session = sessions.get(id);
-    if (!session || session.legacy || !owns(session, identity)) {
-      sendJson(res, 404, failure(null, ErrorCode.InvalidRequest, "Session not found"));
-      return undefined;
-    }
-    return session;
+    const live = await stateOr503(res, null, () => sessions.open(id, identity, "streamable"));
+    if (live === undefined) sendJson(res, 404, failure(null, ErrorCode.InvalidRequest, "Session not found"));
+    return live ?? undefined;
   }
 
   return { post, initialize, get, remove };
+}
+
+/**
+ * Runs an operation on the shared state; when it cannot be reached the
+ * request is answered 503 and the result is null.
+ */
+export async function stateOr503<T>(
+  res: ServerResponse,
+  id: RequestId | null,
+  op: () => T | Promise<T>,
+): Promise<T | null> {
+  try {
+    return await op();
+  } catch {
+    unavailable(res, id);
+    return null;
+  }
+}
+
+function unavailable(res: ServerResponse, id: RequestId | null): void {
+  const text = "The session store is unavailable; try again shortly";
+  sendJson(res, 503, failure(id, ErrorCode.InternalError, text));
 }
 
 /** The client's capabilities from `initialize` params. */

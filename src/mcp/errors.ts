@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describeRpcError, statusMapping } from "../invoke/index.js";
-import { ErrorCode, JsonRpcError } from "./jsonrpc.js";
+import { ErrorCode, failure, JsonRpcError, type JsonRpcResponse, type RequestId } from "./jsonrpc.js";
 
 /**
  * The caller lacks scopes an operation needs; transports answer it with HTTP 403
@@ -11,6 +11,20 @@ export class InsufficientScopeError extends Error {
   constructor(readonly required: readonly string[]) {
     super(`insufficient scope: ${required.join(" ")}`);
   }
+}
+
+/**
+ * A missing scope as a JSON-RPC error, where an HTTP 403 challenge can no
+ * longer be sent (the 2024-11-05 stream, an SSE response already started):
+ * the request is refused as sent, naming the scopes it needs (RFC 6750 §3.1's
+ * `insufficient_scope`, carried in `data`).
+ */
+export function insufficientScopeFailure(id: RequestId, err: InsufficientScopeError): JsonRpcResponse {
+  const scope = err.required.join(" ");
+  return failure(id, ErrorCode.InvalidRequest, `Forbidden: this request needs the scope ${scope}`, {
+    error: "insufficient_scope",
+    scope,
+  });
 }
 
 /** MCP-specific JSON-RPC error codes. */

@@ -8,9 +8,17 @@ import type { LogLevel } from "../invoke/index.js";
  */
 export interface SessionHooks {
   /** Minimum level of `notifications/message` (logging/setLevel). */
-  logLevel: LogLevel | undefined;
-  /** Live resource subscriptions: URI → the watch RPC to cancel. */
-  readonly subscriptions: Map<string, AbortController>;
+  readonly logLevel: LogLevel | undefined;
+  /** Sets the minimum log level of the whole session, whichever replica serves its next request. */
+  setLogLevel(level: LogLevel): void;
+  /**
+   * Starts the session's watch of a resource, ending any other watch of the
+   * same URI it has, wherever it runs. The signal aborts on unsubscribe or
+   * when the session ends; `end` says the watch stopped by itself.
+   */
+  subscribe(uri: string): { readonly signal: AbortSignal; end(): void };
+  /** Ends the session's watch of `uri`, wherever it runs. */
+  unsubscribe(uri: string): void;
   /** Sends a notification on the session's standalone stream (not tied to a request). */
   notify(method: string, params: JsonObject): void;
 }

@@ -1,5 +1,10 @@
 export type { Catalog } from "./catalog-view.js";
-export { InsufficientScopeError, McpErrorCode, statelessHttpStatus } from "./errors.js";
+export {
+  InsufficientScopeError,
+  insufficientScopeFailure,
+  McpErrorCode,
+  statelessHttpStatus,
+} from "./errors.js";
 export type { Exchange, SessionHooks } from "./exchange.js";
 export { decodeHeaderValue, headerText } from "./headers.js";
 export * from "./jsonrpc.js";

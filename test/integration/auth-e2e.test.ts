@@ -221,6 +221,48 @@ describe("the gateway as a resource server", () => {
     expect(res.headers.get("www-authenticate")).toMatch(/error="insufficient_scope", scope="smack.write"/);
   });
 
+  it("refuses a 2024-11-05 call without its scope on the stream, naming the scope (not -32603)", async () => {
+    const token = await idp.token(AUDIENCE, "smack.read");
+    const headers = { authorization: `Bearer ${token}` };
+    const stream = await fetch(`${url.replace(/\/mcp$/, "")}/sse`, {
+      headers: { ...headers, accept: "text/event-stream" },
+    });
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    const next = async (until: (t: string) => boolean) => {
+      const deadline = Date.now() + 5_000;
+      while (!until(text) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await next((t) => /data: (\S+)/.test(t));
+    const endpoint = (/event: endpoint\ndata: (\S+)/.exec(text) as RegExpExecArray)[1] as string;
+    const send = (body: unknown) =>
+      fetch(new URL(endpoint, url), {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const init = {
+      protocolVersion: "2024-11-05",
+      capabilities: {},
+      clientInfo: { name: "legacy", version: "1" },
+    };
+    expect((await send({ jsonrpc: "2.0", id: 1, method: "initialize", params: init })).status).toBe(202);
+    const call = { name: "write_to_channel", arguments: { channel: "auth", text: "nope" } };
+    expect((await send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: call })).status).toBe(202);
+    await next((t) => t.includes('"id":2'));
+    void reader.cancel();
+    const line = text.split("\n").find((l) => l.includes('"id":2')) as string;
+    const answer = JSON.parse(line.slice("data: ".length));
+    expect(answer.error).toMatchObject({
+      code: -32600,
+      data: { error: "insufficient_scope", scope: "smack.write" },
+    });
+  });
+
   it("guards an RPC's resource form with the scopes of its tool option", async () => {
     const token = await idp.token(AUDIENCE, "inventory.read");
     const send = (method: string, params: Record<string, unknown>) => {

@@ -21,14 +21,10 @@ export function subscribe({ params, ex }: MethodCall, ctx: ServerContext): objec
   if (typeof uri !== "string") throw new JsonRpcError(ErrorCode.InvalidParams, "params.uri must be a string");
   ctx.demand(watch.scopes, ex);
   // Subscribing again replaces the watch: one per URI.
-  session.subscriptions.get(uri)?.abort();
-  const abort = new AbortController();
-  session.subscriptions.set(uri, abort);
-  void watchResource(ctx, watch, uri, abort.signal, ex.identity, (updated) =>
+  const running = session.subscribe(uri);
+  void watchResource(ctx, watch, uri, running.signal, ex.identity, (updated) =>
     session.notify("notifications/resources/updated", { uri: updated }),
-  ).finally(() => {
-    if (session.subscriptions.get(uri) === abort) session.subscriptions.delete(uri);
-  });
+  ).finally(running.end);
   return {};
 }
 
@@ -39,8 +35,7 @@ export function unsubscribe({ params, ex }: MethodCall, ctx: ServerContext): obj
   }
   if (typeof params.uri !== "string")
     throw new JsonRpcError(ErrorCode.InvalidParams, "params.uri must be a string");
-  ex.session.subscriptions.get(params.uri)?.abort();
-  ex.session.subscriptions.delete(params.uri);
+  ex.session.unsubscribe(params.uri);
   return {};
 }
 
