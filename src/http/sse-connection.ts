@@ -9,9 +9,9 @@ export function eventId(stream: string, seq: number): string {
 /** The stream and sequence number of one of our event ids, if it is one. */
 export function parseEventId(id: string): { stream: string; seq: number } | undefined {
   const cut = id.lastIndexOf("_");
-  if (cut <= 0) return undefined;
-  const seq = Number(id.slice(cut + 1));
-  return Number.isSafeInteger(seq) && seq >= 0 ? { stream: id.slice(0, cut), seq } : undefined;
+  const digits = id.slice(cut + 1);
+  if (cut <= 0 || !/^\d{1,15}$/.test(digits)) return undefined;
+  return { stream: id.slice(0, cut), seq: Number(digits) };
 }
 
 /** One logged event as an SSE frame: its id, then the JSON-RPC message (already JSON text). */
