@@ -12,6 +12,8 @@ import {
   createMcpHttp,
   createMetadataHandler,
   createOriginPolicy,
+  DEFAULT_SESSION_LIMITS,
+  eventLogBounds,
   type HttpHandler,
   type HttpListener,
   listen,
@@ -26,7 +28,7 @@ import {
   InflightLimit,
 } from "./invoke/index.js";
 import { type Catalog, createMcpServer, type McpServer } from "./mcp/index.js";
-import type { SharedState } from "./sessions/types.js";
+import { createSharedState, type SharedState } from "./sessions/index.js";
 import { VERSION } from "./version.js";
 
 /** Whether a backend's descriptors are loaded, and why not. */
@@ -200,6 +202,17 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     backendHeaders: createBackendCredentials(config),
     ...(config.stateKey ? { stateKey: config.stateKey } : {}),
   });
+  // A Redis store is this gateway's to open and close; a given state belongs to its maker.
+  const ownState =
+    !options.state && config.store.kind === "redis"
+      ? await createSharedState({
+          redis: { url: config.store.url },
+          keyPrefix: config.store.keyPrefix,
+          bounds: eventLogBounds({ ...DEFAULT_SESSION_LIMITS, ...config.sessions }),
+          idleTimeoutMs: config.sessions.idleTimeoutMs,
+        })
+      : undefined;
+  const state = options.state ?? ownState;
   const http = createMcpHttp({
     server: mcp,
     maxBodyBytes: config.maxBodyBytes,
@@ -211,7 +224,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     limits: config.sessions,
     legacyMessagesPath: "/messages",
     ...(auth ? { auth } : {}),
-    ...(options.state ? { state: options.state } : {}),
+    ...(state ? { state } : {}),
   });
   const routes = new Map<string, HttpHandler>([
     [config.path, http.streamable],
@@ -248,6 +261,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     async close() {
       stopRetries();
       http.close();
+      await ownState?.close();
     },
     async listen() {
       const listener = await listen(config.host, config.port, routes, {
@@ -260,6 +274,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
           stopRetries();
           http.close();
           await listener.close();
+          await ownState?.close();
         },
       };
     },

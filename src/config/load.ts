@@ -78,6 +78,8 @@ export interface SessionSettings {
   readonly keepAliveMs: number;
   /** Sessions one client (subject or address) may hold. */
   readonly maxSessionsPerClient: number;
+  /** How long a silent replica is still taken for alive (shared store). */
+  readonly replicaLeaseMs: number;
 }
 
 /** Reads and checks `mcpengine.yaml`; relative descriptor paths resolve against the file's folder. */
@@ -215,13 +217,22 @@ export function parseConfig(
     maxBufferedBytes: Number(s?.maxBufferedBytes ?? 0) || 256 * 1024 * 1024,
     maxSessionsPerClient: s?.maxSessionsPerClient || 1_000,
     keepAliveMs: s?.keepAlive ? durationMs(s.keepAlive) : 15_000,
+    replicaLeaseMs: s?.replicaLease ? durationMs(s.replicaLease) : 15_000,
   };
+  if (sessions.replicaLeaseMs < 1_000) throw invalid("sessions.replica_lease", "must be at least 1s");
   if (sessions.idleTimeoutMs <= 0) throw invalid("sessions.idle_timeout", "must be positive");
   const requestTimeoutMs = msg.requestTimeout ? durationMs(msg.requestTimeout) : 30_000;
   if (requestTimeoutMs <= 0) throw invalid("request_timeout", "must be positive");
   if (sessions.keepAliveMs <= 0) throw invalid("sessions.keep_alive", "must be positive");
   const store = storeSettings(msg.store);
   if ("problem" in store) throw invalid(store.problem.path, store.problem.detail);
+  if (store.value.kind === "redis" && !stateKey) {
+    // Replicas seal and open 2026-07-28 requestState: with a random key per process, another replica could not open it.
+    throw invalid(
+      "state_key",
+      "is required with store.redis, so that every replica opens the request state another sealed",
+    );
+  }
   return {
     ...(auth ? { auth } : {}),
     ...(msg.publicUrl ? { publicUrl: msg.publicUrl } : {}),

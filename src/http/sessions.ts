@@ -32,6 +32,11 @@ export interface SessionLimits {
   readonly maxBufferedBytes: number;
   /** Sessions one client may hold (its token's subject, else its address); its own idle ones go first. */
   readonly maxSessionsPerClient: number;
+  /**
+   * How long a replica's lease, and its hold on a busy session, last without
+   * renewal (ms); renewed at a third of it. A replica silent for longer is gone.
+   */
+  readonly replicaLeaseMs: number;
 }
 
 export const DEFAULT_SESSION_LIMITS: SessionLimits = {
@@ -42,12 +47,11 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   clientRequestTimeoutMs: 5 * 60_000,
   maxBufferedBytes: 256 * 1024 * 1024,
   maxSessionsPerClient: 1_000,
+  replicaLeaseMs: 15_000,
 };
 
 /** Id of the standalone stream of a session (the GET stream). */
 const STANDALONE = "g";
-/** How long a replica's hold on a busy session, and its own lease, last without renewal (ms). */
-const LEASE_MS = 15_000;
 /** How often a replica checks that the replica producing a stream it relays is alive (ms). */
 const PRODUCER_CHECK_MS = 2_000;
 
@@ -128,6 +132,7 @@ export interface SessionServiceOptions {
  */
 export function createSessionService(options: SessionServiceOptions) {
   const { state, limits } = options;
+  const leaseMs = limits.replicaLeaseMs;
   const { sessions: store, events, bus, replicas } = state;
   const me = options.replica ?? randomUUID();
   /** Stream ids are unique per session across replicas: this replica's tag and a counter. */
@@ -138,9 +143,9 @@ export function createSessionService(options: SessionServiceOptions) {
 
   const sweeper = setInterval(sweep, Math.min(60_000, Math.max(1_000, limits.idleTimeoutMs / 4)));
   sweeper.unref();
-  const renewer = setInterval(renew, LEASE_MS / 3);
+  const renewer = setInterval(renew, leaseMs / 3);
   renewer.unref();
-  quietly(replicas.renew(me, Date.now() + LEASE_MS));
+  quietly(replicas.renew(me, Date.now() + leaseMs));
 
   /** Creates a session within the bounds; the sessions evicted for room are closed. */
   async function create(
@@ -271,8 +276,8 @@ export function createSessionService(options: SessionServiceOptions) {
   /** Marks the session busy in the store while something is live here (never closed for room or idleness). */
   function hold(live: LiveSession): void {
     const now = Date.now();
-    if (live.heldUntil - now > LEASE_MS / 2) return;
-    live.heldUntil = now + LEASE_MS;
+    if (live.heldUntil - now > leaseMs / 2) return;
+    live.heldUntil = now + leaseMs;
     quietly(store.hold(live.id, live.heldUntil));
   }
 
@@ -720,7 +725,7 @@ export function createSessionService(options: SessionServiceOptions) {
   /** Renews this replica's lease and its holds on the sessions busy here. */
   function renew(): void {
     const now = Date.now();
-    quietly(replicas.renew(me, now + LEASE_MS));
+    quietly(replicas.renew(me, now + leaseMs));
     for (const live of local.values()) if (!idleHere(live)) hold(live);
   }
 

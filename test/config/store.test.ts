@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config/index.js";
 
 const backends = `backends: [{ name: a, target: "http://x:1" }]`;
+/** Replicas sharing Redis share the key that seals input-required request state. */
+const stateKey = `state_key: "${Buffer.alloc(32, 7).toString("base64")}"`;
 
 function parse(store: string, env: NodeJS.ProcessEnv = {}) {
-  return parseConfig(`${store}\n${backends}`, { source: "mcpengine.yaml", env });
+  return parseConfig(`${store}\n${stateKey}\n${backends}`, { source: "mcpengine.yaml", env });
 }
 
 describe("store settings", () => {
@@ -90,5 +92,18 @@ describe("store settings", () => {
     const { path, detail } = error as ConfigError;
     expect(`${path}: ${detail}`).toMatch(message);
     expect((error as ConfigError).message).not.toMatch(/pw/);
+  });
+
+  it("requires state_key with Redis, naming why", () => {
+    const bare = `store: { redis: "redis://127.0.0.1:6379" }\n${backends}`;
+    expect(() => parseConfig(bare, { source: "mcpengine.yaml" })).toThrow(
+      /state_key.*required with store\.redis/,
+    );
+  });
+
+  it("reads sessions.replica_lease and refuses one under a second", () => {
+    expect(parse("sessions: { replica_lease: 3s }").sessions.replicaLeaseMs).toBe(3_000);
+    expect(parse("").sessions.replicaLeaseMs).toBe(15_000);
+    expect(() => parse("sessions: { replica_lease: 0.5s }")).toThrow(/sessions\.replica_lease.*at least 1s/);
   });
 });

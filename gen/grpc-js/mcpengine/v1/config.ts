@@ -177,6 +177,13 @@ export interface Sessions {
    * proxy's address: raise it there. Default 1000.
    */
   maxSessionsPerClient: number;
+  /**
+   * With a shared store: how long a replica that stops answering (killed, cut
+   * off) is still taken for alive. Streams it was producing then end with an
+   * error telling the client to retry, and its sessions may be closed for
+   * room. Each replica renews its lease at a third of this. Default 15s.
+   */
+  replicaLease: Duration | undefined;
 }
 
 /** Auth configures the gateway as an OAuth 2.1 resource server. */
@@ -739,6 +746,7 @@ function createBaseSessions(): Sessions {
     keepAlive: undefined,
     maxBufferedBytes: "0",
     maxSessionsPerClient: 0,
+    replicaLease: undefined,
   };
 }
 
@@ -761,6 +769,9 @@ export const Sessions: MessageFns<Sessions> = {
     }
     if (message.maxSessionsPerClient !== 0) {
       writer.uint32(48).uint32(message.maxSessionsPerClient);
+    }
+    if (message.replicaLease !== undefined) {
+      Duration.encode(message.replicaLease, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -826,6 +837,14 @@ export const Sessions: MessageFns<Sessions> = {
             message.maxSessionsPerClient = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.replicaLease = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -870,6 +889,11 @@ export const Sessions: MessageFns<Sessions> = {
         : isSet(object.max_sessions_per_client)
         ? globalThis.Number(object.max_sessions_per_client)
         : 0,
+      replicaLease: isSet(object.replicaLease)
+        ? Duration.fromJSON(object.replicaLease)
+        : isSet(object.replica_lease)
+        ? Duration.fromJSON(object.replica_lease)
+        : undefined,
     };
   },
 
@@ -893,6 +917,9 @@ export const Sessions: MessageFns<Sessions> = {
     if (message.maxSessionsPerClient !== 0) {
       obj.maxSessionsPerClient = Math.round(message.maxSessionsPerClient);
     }
+    if (message.replicaLease !== undefined) {
+      obj.replicaLease = Duration.toJSON(message.replicaLease);
+    }
     return obj;
   },
 
@@ -911,6 +938,9 @@ export const Sessions: MessageFns<Sessions> = {
       : undefined;
     message.maxBufferedBytes = object.maxBufferedBytes ?? "0";
     message.maxSessionsPerClient = object.maxSessionsPerClient ?? 0;
+    message.replicaLease = (object.replicaLease !== undefined && object.replicaLease !== null)
+      ? Duration.fromPartial(object.replicaLease)
+      : undefined;
     return message;
   },
 };
