@@ -56,7 +56,7 @@ export interface CallContext {
 /** A call either completes or needs input first (MCP 2026-07-28 basic/utilities/mrtr). */
 export type Outcome<T> = { readonly done: T } | { readonly input: InputRequired };
 
-/** Upper bound on collected messages of one server-streaming call. */
+/** Most messages collected from one server-streaming call; one more fails the call. */
 const MAX_STREAM_MESSAGES = 10_000;
 /** Default bound on the JSON collected from one server-streaming call. */
 const MAX_RESULT_BYTES = 16 * 1024 * 1024;
@@ -209,6 +209,13 @@ async function callStreaming(
         result = relayEvent(json, ctx) ?? result;
         continue;
       }
+      if (messages.length >= MAX_STREAM_MESSAGES) {
+        // A result cut short must not pass for the whole one: stop the stream and say why.
+        abort.abort();
+        return errorResult(
+          `The result of tool "${tool.name}" exceeds ${MAX_STREAM_MESSAGES} messages from backend "${backend.name}"; the call was cancelled.`,
+        );
+      }
       const text = JSON.stringify(json);
       bytes += text.length;
       if (bytes > limit) {
@@ -220,10 +227,6 @@ async function callStreaming(
       }
       messages.push(json);
       ctx.onProgress?.({ progress: messages.length, message: text });
-      if (messages.length >= MAX_STREAM_MESSAGES) {
-        abort.abort();
-        break;
-      }
     }
     if (events) return result ?? { content: [] };
     return structured({ messages });

@@ -13,12 +13,14 @@ import { StatusSchema } from "../../gen/es/google/rpc/status_pb.js";
  * `grpc-status-details-bin` an optional base64 `google.rpc.Status` whose
  * details are kept. A status outside 0–16 is UNKNOWN (doc/statuscodes.md);
  * details that do not decode are ignored rather than failing the call.
+ * Trailers without a status are UNKNOWN, as gRPC clients read them; `backend`
+ * names the peer in that error.
  */
-export function trailerStatus(h: IncomingHttpHeaders): ConnectError | undefined {
+export function trailerStatus(h: IncomingHttpHeaders, backend = "the backend"): ConnectError | undefined {
   const raw = single(h["grpc-status"]);
   const details = statusDetails(single(h["grpc-status-details-bin"]));
   if (raw === undefined && !details) {
-    return new ConnectError("the backend ended the call without a grpc-status", Code.Unknown);
+    return new ConnectError(`${backend} ended the call without a grpc-status`, Code.Unknown);
   }
   const code = statusCode(raw ?? String(details?.code ?? Code.Unknown));
   if (code === OK) return undefined;

@@ -88,6 +88,9 @@ const STREAM_WINDOW = 1024 * 1024;
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 const SESSION_MEMORY_MIB = 256;
 
+/** The error code of the GOAWAY each connection received, when it was not NO_ERROR. */
+const goaways = new WeakMap<Http2Session, number>();
+
 /** Options of the HTTP/2 gRPC client. */
 export interface H2GrpcOptions {
   /** `http://host:port` (h2c) or `https://host:port` (TLS), optionally with a path prefix. */
@@ -100,7 +103,8 @@ export interface H2GrpcOptions {
 
 /** What a call does with the reply messages and the end of the call. */
 interface CallSink<T> {
-  message(value: T): void;
+  /** Takes one message; an error returned ends the call with it. */
+  message(value: T): ConnectError | undefined;
   end(err: ConnectError | undefined): void;
 }
 
@@ -150,7 +154,11 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
     });
     const drop = () => retire(s);
     s.on("close", drop);
-    s.on("goaway", drop);
+    s.on("goaway", (code: number) => {
+      // Kept to say why the calls on it fail: Node reports only "Session closed with error code 2".
+      if (code !== constants.NGHTTP2_NO_ERROR) goaways.set(s, code);
+      drop();
+    });
     s.unref();
     session = s;
     return s;
@@ -213,7 +221,7 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
       // A backend that enforces the deadline itself often answers CANCELLED; the caller, who did not
       // cancel, sees the deadline it set pass, as gRPC clients report it (doc/deadlines.md).
       if (err?.code === Code.Canceled && !signal?.aborted && deadline && Date.now() >= deadline.at) {
-        err = new ConnectError("the operation timed out", Code.DeadlineExceeded);
+        err = timedOut();
       }
       sink.end(err);
     };
@@ -222,11 +230,14 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
       finish(err);
     };
     const onAbort = () => fail(new ConnectError("the call was cancelled", Code.Canceled));
+    const timedOut = () =>
+      new ConnectError(
+        `${label} did not complete the call within its deadline of ${timeoutMs} ms`,
+        Code.DeadlineExceeded,
+      );
     const deadline =
       timeoutMs !== undefined && timeoutMs > 0
-        ? watchDeadline(Date.now() + timeoutMs, () =>
-            fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-          )
+        ? watchDeadline(Date.now() + timeoutMs, () => fail(timedOut()))
         : undefined;
 
     function listen(s: ClientHttp2Stream): void {
@@ -246,7 +257,18 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
         responseHeaders = h;
         const status = Number(h[constants.HTTP2_HEADER_STATUS]);
         if (status !== 200) {
-          fail(new ConnectError(`HTTP ${status} from ${label}`, httpStatusCode(status)));
+          return fail(new ConnectError(`HTTP ${status} from ${label}`, httpStatusCode(status)));
+        }
+        // A response is gRPC only with a gRPC content-type (PROTOCOL-HTTP2 "Responses"), unless it
+        // is Trailers-Only; an HTML page from a proxy must not be read as length-prefixed messages.
+        const type = h["content-type"];
+        if (h["grpc-status"] === undefined && !GRPC_CONTENT_TYPE.test(type ?? "")) {
+          fail(
+            new ConnectError(
+              `${label} answered HTTP 200 with content-type ${type ? `"${type}"` : "missing"}, not a gRPC response`,
+              httpStatusCode(status),
+            ),
+          );
         }
       });
       s.on("data", (chunk: Buffer) => {
@@ -258,9 +280,18 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
         need = 5;
         while (buf.length >= 5) {
           const length = buf.readUInt32BE(1);
-          if (buf[0] !== 0) {
+          if (buf[0] === 1) {
             return fail(
               new ConnectError(`${label} sent a compressed reply, which was not asked for`, Code.Internal),
+            );
+          }
+          if (buf[0] !== 0) {
+            // PROTOCOL-HTTP2 "Length-Prefixed-Message": the Compressed-Flag is 0 or 1.
+            return fail(
+              new ConnectError(
+                `${label} sent a reply that is not gRPC framing (flag byte ${buf[0]}, not 0 or 1)`,
+                Code.Internal,
+              ),
             );
           }
           if (length > maxMessageBytes) {
@@ -286,7 +317,8 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
               ),
             );
           }
-          sink.message(value);
+          const refused = sink.message(value);
+          if (refused) return fail(refused);
           if (done) return;
           buf = buf.subarray(5 + length);
         }
@@ -315,7 +347,13 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
             return listen(stream);
           }
         }
-        fail(new ConnectError(`${label}: ${err.message}`, Code.Unavailable));
+        if ((err as NodeJS.ErrnoException).code === "ERR_HTTP2_STREAM_ERROR") {
+          return fail(resetError(label, code));
+        }
+        // The connection failed under the call: UNAVAILABLE, as gRPC reports a transport failure.
+        const away = owner ? goaways.get(owner) : undefined;
+        const why = away === undefined ? err.message : `the backend sent GOAWAY ${h2ErrorName(away)}`;
+        fail(new ConnectError(`the connection to ${label} failed: ${why}`, Code.Unavailable));
       });
       s.on("close", () => {
         if (!current()) return;
@@ -323,9 +361,20 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
         const status =
           trailers ?? (responseHeaders?.["grpc-status"] !== undefined ? responseHeaders : undefined);
         if (!status) {
-          return finish(new ConnectError(`${label} closed the call without a status`, Code.Unavailable));
+          if (!owner || owner.destroyed) {
+            return finish(
+              new ConnectError(`the connection to ${label} closed before the call ended`, Code.Unavailable),
+            );
+          }
+          // The backend ended the stream (END_STREAM, or a reset Node reports without an error event:
+          // NO_ERROR, CANCEL) without the trailers that carry the status.
+          return finish(
+            s.rstCode === constants.NGHTTP2_NO_ERROR
+              ? new ConnectError(`${label} ended the call without trailers (no grpc-status)`, Code.Internal)
+              : resetError(label, s.rstCode),
+          );
         }
-        const error = trailerStatus(status);
+        const error = trailerStatus(status, label);
         if (!error && size > 0) {
           return finish(new ConnectError(`${label} sent a truncated reply message`, Code.Internal));
         }
@@ -363,8 +412,16 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
         try {
           run(method, signal, timeoutMs, header, input, {
             message(value) {
-              count++;
-              reply ??= value;
+              // A second message already breaks the call; reading on would let an endless reply run
+              // until the deadline. Response cardinality violation: UNIMPLEMENTED (gRPC statuscodes.md).
+              if (++count > 1) {
+                return new ConnectError(
+                  `${label} sent more than one reply message to a unary call`,
+                  Code.Unimplemented,
+                );
+              }
+              reply = value;
+              return undefined;
             },
             end(err) {
               if (err) return reject(err);
@@ -415,6 +472,7 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
             control.pause();
           }
           wake?.();
+          return undefined;
         },
         end(err) {
           ended = true;
@@ -462,6 +520,59 @@ function addHeaders(target: { [k: string]: string }, init: NonNullable<HeadersIn
     target[key] = v;
   }
 }
+
+/** `application/grpc`, optionally `+proto` or another subtype, and parameters (PROTOCOL-HTTP2 "Content-Type"). */
+const GRPC_CONTENT_TYPE = /^application\/grpc(?:[+;\s]|$)/i;
+
+/**
+ * The error of a stream the backend reset (RST_STREAM) before its status, as
+ * gRPC maps HTTP/2 error codes (PROTOCOL-HTTP2 "Errors"): REFUSED_STREAM is
+ * UNAVAILABLE (nothing was processed), CANCEL CANCELLED, ENHANCE_YOUR_CALM
+ * RESOURCE_EXHAUSTED, INADEQUATE_SECURITY PERMISSION_DENIED, any other INTERNAL.
+ */
+function resetError(label: string, rstCode: number | undefined): ConnectError {
+  const name = h2ErrorName(rstCode);
+  switch (rstCode) {
+    case constants.NGHTTP2_REFUSED_STREAM:
+      return new ConnectError(`${label} refused the call (RST_STREAM ${name})`, Code.Unavailable);
+    case constants.NGHTTP2_CANCEL:
+      return new ConnectError(`${label} cancelled the call (RST_STREAM ${name})`, Code.Canceled);
+    case constants.NGHTTP2_ENHANCE_YOUR_CALM:
+      return new ConnectError(
+        `${label} reset the call (RST_STREAM ${name}): it considers the gateway is using excessive resources`,
+        Code.ResourceExhausted,
+      );
+    case constants.NGHTTP2_INADEQUATE_SECURITY:
+      return new ConnectError(
+        `${label} reset the call (RST_STREAM ${name}): the connection is not secure enough`,
+        Code.PermissionDenied,
+      );
+    default:
+      return new ConnectError(`${label} reset the call (RST_STREAM ${name})`, Code.Internal);
+  }
+}
+
+/** The name of an HTTP/2 error code (RFC 9113 §7), e.g. `INTERNAL_ERROR`. */
+function h2ErrorName(code: number | undefined): string {
+  return H2_ERRORS[code ?? -1] ?? `error code ${code}`;
+}
+
+const H2_ERRORS: { readonly [code: number]: string } = [
+  "NO_ERROR",
+  "PROTOCOL_ERROR",
+  "INTERNAL_ERROR",
+  "FLOW_CONTROL_ERROR",
+  "SETTINGS_TIMEOUT",
+  "STREAM_CLOSED",
+  "FRAME_SIZE_ERROR",
+  "REFUSED_STREAM",
+  "CANCEL",
+  "COMPRESSION_ERROR",
+  "CONNECT_ERROR",
+  "ENHANCE_YOUR_CALM",
+  "INADEQUATE_SECURITY",
+  "HTTP_1_1_REQUIRED",
+];
 
 /** gRPC's mapping of HTTP statuses seen instead of a gRPC response (doc/http-grpc-status-mapping.md). */
 function httpStatusCode(status: number): Code {
