@@ -72,7 +72,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     keepAliveMs: limits.keepAliveMs,
     messagesPath: options.legacyMessagesPath ?? "/messages",
   });
-  const knowsStateless = (method: string) => server.knows(method, true);
+  const knowsStateless = (method: string) => server.knows(method, "stateless");
 
   async function post(
     req: IncomingMessage,

@@ -5,11 +5,11 @@ import type { Identity } from "../auth/index.js";
 import type { LogLevel } from "../invoke/index.js";
 import {
   ErrorCode,
-  type Exchange,
   failure,
   JsonRpcError,
   type JsonRpcRequest,
   type RequestId,
+  type SessionExchange,
   type SessionHooks,
 } from "../mcp/index.js";
 import type { BusMessage, MaybePromise, SessionRecord, SharedState } from "../sessions/types.js";
@@ -543,11 +543,11 @@ export function createSessionService(options: SessionServiceOptions) {
     identity: Identity | undefined,
     send: (message: unknown) => void,
     canAsk = true,
-  ): Exchange {
+  ): SessionExchange {
     return {
       signal,
       ...(identity ? { identity } : {}),
-      stateless: false,
+      era: "session",
       clientCapabilities: live.clientCapabilities,
       logLevel: live.logLevel,
       session: live.hooks,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Identity, ResourceServer } from "../auth/index.js";
-import { type Exchange, type McpServer, statelessHttpStatus } from "../mcp/index.js";
+import { type McpServer, type StatelessExchange, statelessHttpStatus } from "../mcp/index.js";
 import type { PostRoute } from "./classify.js";
 import { acceptsSse, answer, connectionSignal, header, Reply } from "./reply.js";
 
@@ -18,10 +18,10 @@ export function serveStateless(
   identity: Identity | undefined,
 ): Promise<void> {
   const reply = new Reply(res, acceptsSse(req), {});
-  const ex: Exchange = {
+  const ex: StatelessExchange = {
     signal: connectionSignal(req.socket),
     ...(identity ? { identity } : {}),
-    stateless: true,
+    era: "stateless",
     clientCapabilities: route.clientCapabilities,
     logLevel: route.logLevel,
     header: (name) => header(req, name),

@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { Identity, ResourceServer } from "../auth/index.js";
-import { ErrorCode, failure, type JsonRpcRequest, type McpServer, type RequestId } from "../mcp/index.js";
+import {
+  ErrorCode,
+  failure,
+  type JsonRpcRequest,
+  type McpServer,
+  type RequestId,
+  type SessionHooks,
+} from "../mcp/index.js";
 import type { PostRoute } from "./classify.js";
 import { acceptsSse, answer, header, JSON_HEADERS, Reply, sendJson } from "./reply.js";
 import { type LiveSession, ownerOf, type SessionService } from "./sessions.js";
@@ -88,7 +95,8 @@ export function createStreamable(ctx: StreamableContext) {
     const response = await server.handle(request, {
       signal: new AbortController().signal,
       ...(identity ? { identity } : {}),
-      stateless: false,
+      era: "session",
+      session: NO_SESSION_YET,
       clientCapabilities: {},
       logLevel: undefined,
       notify: () => {},
@@ -174,6 +182,23 @@ export function createStreamable(ctx: StreamableContext) {
   }
 
   return { post, initialize, get, remove };
+}
+
+/**
+ * The session of an `initialize` request, which runs before its session
+ * exists (MCP 2025-11-25 basic/lifecycle "Initialization"): the initialize
+ * handler reads nothing of it, so any use is a bug and throws.
+ */
+const NO_SESSION_YET: SessionHooks = {
+  logLevel: undefined,
+  setLogLevel: noSessionYet,
+  subscribe: noSessionYet,
+  unsubscribe: noSessionYet,
+  notify: noSessionYet,
+};
+
+function noSessionYet(): never {
+  throw new Error("initialize has no session yet");
 }
 
 /**

@@ -41,7 +41,7 @@ export async function callContext(
       : {}),
     onLog: (level, logger, data) => {
       // A session's level can change while the call runs (logging/setLevel): read it per message.
-      const minimum = ex.session ? ex.session.logLevel : ex.logLevel;
+      const minimum = ex.era === "session" ? ex.session.logLevel : ex.logLevel;
       if (!passesLevel(level, minimum)) return;
       ex.notify("notifications/message", logger ? { level, logger, data } : { level, data });
     },

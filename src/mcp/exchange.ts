@@ -24,27 +24,59 @@ export interface SessionHooks {
 }
 
 /**
- * One incoming request as the core sees it, whatever the transport:
- * cancellation, the caller, what the client can do, and how to talk back
- * (MCP 2025-11-25 basic/transports; MCP 2026-07-28 basic/transports for stateless requests).
+ * The two eras of MCP: `session` (2024-11-05 … 2025-11-25: `initialize`, a session,
+ * server-to-client requests) and `stateless` (MCP 2026-07-28 basic/lifecycle: every
+ * request self-contained, carrying its version and capabilities in `_meta`).
  */
-export interface Exchange {
+export type Era = "session" | "stateless";
+
+/** What every request offers the core, in either era. */
+interface ExchangeBase {
   /** Aborted when the client cancels or goes away. */
   readonly signal: AbortSignal;
   /** The verified caller, when auth is on. */
   readonly identity?: Identity;
-  /** A 2026-07-28 request (no session; input is requested through results). */
-  readonly stateless: boolean;
   /** The client's capabilities (from `initialize` or the request's `_meta`). */
   readonly clientCapabilities: JsonObject;
   /** Minimum level of log notifications for this request; undefined sends none. */
   readonly logLevel: LogLevel | undefined;
-  /** A request header (lower-case name), where the transport has headers. */
-  readonly header?: (name: string) => string | undefined;
   /** Sends a notification related to this request (its response stream). */
   notify(method: string, params: JsonObject): void;
-  /** Sends a server-to-client request related to this request (session eras only). */
-  readonly request?: (method: string, params: JsonObject, signal: AbortSignal) => Promise<JsonObject>;
-  /** The session, in session eras. */
-  readonly session?: SessionHooks;
 }
+
+/**
+ * A 2026-07-28 request (MCP 2026-07-28 basic/transports): no session; input is
+ * requested through `input_required` results, and the request's headers may
+ * mirror its params (`Mcp-Param-*`, basic/transports "Request Headers").
+ */
+export interface StatelessExchange extends ExchangeBase {
+  readonly era: "stateless";
+  /** A request header (lower-case name); the first when repeated. */
+  readonly header: (name: string) => string | undefined;
+}
+
+/**
+ * A request of a session-era client (MCP 2025-11-25 basic/transports, and
+ * 2024-11-05 HTTP+SSE): it belongs to a session and may ask the client
+ * itself for input (elicitation, sampling, roots).
+ */
+export interface SessionExchange extends ExchangeBase {
+  readonly era: "session";
+  /**
+   * The session. `initialize` runs before its session exists; its transport
+   * passes hooks that refuse to be used.
+   */
+  readonly session: SessionHooks;
+  /**
+   * Sends a server-to-client request related to this request; absent when
+   * nothing can reach the client before the response (a POST answered as JSON).
+   */
+  readonly request?: (method: string, params: JsonObject, signal: AbortSignal) => Promise<JsonObject>;
+}
+
+/**
+ * One incoming request as the core sees it, whatever the transport, told apart
+ * by `era`: cancellation, the caller, what the client can do, and how to talk back
+ * (MCP 2025-11-25 basic/transports; MCP 2026-07-28 basic/transports for stateless requests).
+ */
+export type Exchange = StatelessExchange | SessionExchange;

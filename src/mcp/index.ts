@@ -5,7 +5,7 @@ export {
   McpErrorCode,
   statelessHttpStatus,
 } from "./errors.js";
-export type { Exchange, SessionHooks } from "./exchange.js";
+export type { Era, Exchange, SessionExchange, SessionHooks, StatelessExchange } from "./exchange.js";
 export { decodeHeaderValue, headerText } from "./headers.js";
 export * from "./jsonrpc.js";
 export { nameParam } from "./methods.js";

@@ -38,7 +38,7 @@ export async function withInput<T extends object>(
   run: (ctx: CallContext) => Promise<Outcome<T>>,
 ): Promise<T | { [k: string]: unknown }> {
   const answered = (input: CallContext["input"]) => (input ? { ...base, input } : base);
-  if (ex.stateless) {
+  if (ex.era === "stateless") {
     const out = await run(answered(incomingInput(settings, params, binding)));
     if ("done" in out) return out.done;
     const requests = admissible(out.input, ex);

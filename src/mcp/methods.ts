@@ -1,3 +1,4 @@
+import type { Era } from "./exchange.js";
 import { complete } from "./handlers/completion.js";
 import { discover, initialize, ping, setLevel } from "./handlers/lifecycle.js";
 import { getPrompt, listPrompts } from "./handlers/prompts.js";
@@ -5,12 +6,6 @@ import { listResources, listResourceTemplates, readResource } from "./handlers/r
 import { listen, subscribe, unsubscribe } from "./handlers/subscriptions.js";
 import { callToolByName, listTools } from "./handlers/tools.js";
 import type { Handler } from "./server-context.js";
-
-/**
- * The two eras of MCP: `session` (2024-11-05 … 2025-11-25: `initialize`, a session,
- * server-to-client requests) and `stateless` (2026-07-28: every request self-contained).
- */
-export type Era = "session" | "stateless";
 
 /** What the gateway knows about one MCP method (MCP 2025-11-25 and 2026-07-28 schema, "Requests"). */
 export interface MethodSpec {
@@ -61,11 +56,6 @@ export const METHODS: { readonly [method: string]: MethodSpec } = {
   "prompts/get": { eras: BOTH, nameParam: "name", handler: getPrompt },
   "completion/complete": { eras: BOTH, handler: complete },
 };
-
-/** The era of a request: 2026-07-28 is stateless (basic/lifecycle), every earlier revision has sessions. */
-export function eraOf(stateless: boolean): Era {
-  return stateless ? "stateless" : "session";
-}
 
 /**
  * The method's entry when it exists in `era`, else undefined: the caller answers

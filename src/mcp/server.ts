@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Catalog } from "./catalog-view.js";
 import { InsufficientScopeError } from "./errors.js";
-import type { Exchange } from "./exchange.js";
+import type { Era, Exchange } from "./exchange.js";
 import {
   ErrorCode,
   failure,
@@ -11,7 +11,7 @@ import {
   type RequestId,
   success,
 } from "./jsonrpc.js";
-import { eraOf, methodSpec } from "./methods.js";
+import { methodSpec } from "./methods.js";
 import type { McpServerOptions } from "./options.js";
 import { createServerContext } from "./server-context.js";
 
@@ -20,7 +20,7 @@ export interface McpServer {
   /** Answers a request. */
   handle(request: JsonRpcRequest & { id: RequestId }, ex: Exchange): Promise<JsonRpcResponse>;
   /** Reports whether a method exists in an era (transports answer unknown ones before reading more). */
-  knows(method: string, stateless: boolean): boolean;
+  knows(method: string, era: Era): boolean;
   /** Ends open subscriptions gracefully (their listen requests complete). */
   close(): void;
   /** Serves another catalog from the next request on (requests in flight finish with theirs). */
@@ -45,17 +45,17 @@ export function createMcpServer(options: McpServerOptions): McpServer {
     setCatalog(catalog) {
       state.setCatalog(catalog);
     },
-    knows(method, stateless) {
-      return methodSpec(method, eraOf(stateless)) !== undefined;
+    knows(method, era) {
+      return methodSpec(method, era) !== undefined;
     },
     async handle(req, ex) {
       try {
-        const spec = methodSpec(req.method, eraOf(ex.stateless));
+        const spec = methodSpec(req.method, ex.era);
         if (!spec) throw new JsonRpcError(ErrorCode.MethodNotFound, `Method not found: ${req.method}`);
         // Parsed JSON has no undefined members; the request type allows them for callers building one.
         const params = (req.params ?? {}) as JsonObject;
         const result = (await spec.handler({ id: req.id, params, ex }, ctx)) as { [k: string]: unknown };
-        if (ex.stateless) {
+        if (ex.era === "stateless") {
           // MCP 2026-07-28: every result says whether it is complete; cacheable ones say for how long.
           if (result.resultType === undefined) result.resultType = "complete";
           if (spec.ttlMs !== undefined && result.resultType === "complete") {

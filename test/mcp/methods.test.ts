@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { buildSurface, buildTools } from "../../src/catalog/index.js";
-import { createMcpServer, type Exchange, nameParam } from "../../src/mcp/index.js";
-import { type Era, LIST_TTL_MS, METHODS, methodSpec } from "../../src/mcp/methods.js";
+import { createMcpServer, type Era, nameParam } from "../../src/mcp/index.js";
+import { LIST_TTL_MS, METHODS, methodSpec } from "../../src/mcp/methods.js";
+import { exchangeOf } from "../support/exchange.js";
 import { imageService } from "../support/image.js";
 
 const S: readonly Era[] = ["session"];
@@ -30,16 +31,6 @@ const TABLE: readonly [string, readonly Era[], number | undefined, string | unde
 
 const everything = [{ backend: "e", services: [imageService("conformance.v1.EverythingService")] }];
 
-function exchange(stateless: boolean): Exchange {
-  return {
-    signal: new AbortController().signal,
-    stateless,
-    clientCapabilities: {},
-    logLevel: undefined,
-    notify: () => {},
-  };
-}
-
 function core(enforceScopes = false) {
   return createMcpServer({
     info: { name: "t", version: "1" },
@@ -64,7 +55,7 @@ describe("the method table", () => {
     const server = core();
     for (const era of ["session", "stateless"] as const) {
       expect(methodSpec(method, era) !== undefined).toBe(eras.includes(era));
-      expect(server.knows(method, era === "stateless")).toBe(eras.includes(era));
+      expect(server.knows(method, era)).toBe(eras.includes(era));
     }
   });
 
@@ -75,9 +66,9 @@ describe("the method table", () => {
       expect(methodSpec(method, "stateless")).toBeUndefined();
       expect(nameParam(method)).toBeUndefined();
       const server = core();
-      expect(server.knows(method, false)).toBe(false);
-      expect(server.knows(method, true)).toBe(false);
-      const res = await server.handle({ jsonrpc: "2.0", id: 1, method }, exchange(true));
+      expect(server.knows(method, "session")).toBe(false);
+      expect(server.knows(method, "stateless")).toBe(false);
+      const res = await server.handle({ jsonrpc: "2.0", id: 1, method }, exchangeOf("stateless"));
       expect(res).toMatchObject({ error: { code: -32601 } });
     },
   );
@@ -85,10 +76,10 @@ describe("the method table", () => {
   it("answers a method outside its era as -32601, in both directions", async () => {
     const server = core();
     for (const [method, eras] of TABLE) {
-      for (const stateless of [false, true]) {
-        if (eras.includes(stateless ? "stateless" : "session")) continue;
-        const res = await server.handle({ jsonrpc: "2.0", id: 7, method }, exchange(stateless));
-        expect(res, `${method} stateless=${stateless}`).toEqual({
+      for (const era of ["session", "stateless"] as const) {
+        if (eras.includes(era)) continue;
+        const res = await server.handle({ jsonrpc: "2.0", id: 7, method }, exchangeOf(era));
+        expect(res, `${method} in the ${era} era`).toEqual({
           jsonrpc: "2.0",
           id: 7,
           error: { code: -32601, message: `Method not found: ${method}` },
@@ -101,7 +92,7 @@ describe("the method table", () => {
     for (const enforce of [false, true]) {
       const server = core(enforce);
       for (const method of ["server/discover", "tools/list", "resources/list", "prompts/list"]) {
-        const res = (await server.handle({ jsonrpc: "2.0", id: 1, method }, exchange(true))) as {
+        const res = (await server.handle({ jsonrpc: "2.0", id: 1, method }, exchangeOf("stateless"))) as {
           result: { [k: string]: unknown };
         };
         expect(res.result).toMatchObject({
@@ -117,7 +108,7 @@ describe("the method table", () => {
     const server = core();
     const listed = (await server.handle(
       { jsonrpc: "2.0", id: 1, method: "tools/list" },
-      exchange(false),
+      exchangeOf("session"),
     )) as {
       result: { [k: string]: unknown };
     };
@@ -132,7 +123,7 @@ describe("the method table", () => {
         method: "completion/complete",
         params: { ref: { type: "ref/prompt", name: "x" }, argument: { name: "a", value: "" } },
       },
-      exchange(true),
+      exchangeOf("stateless"),
     )) as { result: { [k: string]: unknown } };
     expect(completed.result).toEqual({
       completion: { values: [], hasMore: false },

@@ -8,20 +8,11 @@ import {
   createStateSealer,
   promptResult,
 } from "../../src/invoke/index.js";
-import { createMcpServer, type Exchange } from "../../src/mcp/index.js";
+import { createMcpServer, type Era } from "../../src/mcp/index.js";
+import { exchangeOf } from "../support/exchange.js";
 import { imageRegistry, imageService } from "../support/image.js";
 
 const everything = [{ backend: "e", services: [imageService("conformance.v1.EverythingService")] }];
-
-function exchange(stateless: boolean): Exchange {
-  return {
-    signal: new AbortController().signal,
-    stateless,
-    clientCapabilities: {},
-    logLevel: undefined,
-    notify: () => {},
-  };
-}
 
 describe("the protocol core", () => {
   const tools = buildTools(everything);
@@ -32,8 +23,8 @@ describe("the protocol core", () => {
     backends: new Map(),
     pageSize: 7,
   });
-  const call = async (method: string, params: Record<string, unknown> = {}, stateless = false) =>
-    (await core.handle({ jsonrpc: "2.0", id: 1, method, params: params as never }, exchange(stateless))) as {
+  const call = async (method: string, params: Record<string, unknown> = {}, era: Era = "session") =>
+    (await core.handle({ jsonrpc: "2.0", id: 1, method, params: params as never }, exchangeOf(era))) as {
       result?: Record<string, unknown>;
       error?: { code: number; data?: unknown };
     };
@@ -83,9 +74,9 @@ describe("the protocol core", () => {
   });
 
   it("answers removed methods as unknown in 2026-07-28 and new ones as unknown with sessions", async () => {
-    expect((await call("ping", {}, true)).error?.code).toBe(-32601);
-    expect((await call("server/discover", {}, false)).error?.code).toBe(-32601);
-    const discover = (await call("server/discover", {}, true)).result;
+    expect((await call("ping", {}, "stateless")).error?.code).toBe(-32601);
+    expect((await call("server/discover", {}, "session")).error?.code).toBe(-32601);
+    const discover = (await call("server/discover", {}, "stateless")).result;
     expect(discover).toMatchObject({
       resultType: "complete",
       capabilities: { tools: {}, prompts: {}, completions: {}, resources: { subscribe: true } },
@@ -98,7 +89,7 @@ describe("the protocol core", () => {
       code: -32002,
       data: { uri: "test://nope" },
     });
-    expect((await call("resources/read", { uri: "test://nope" }, true)).error?.code).toBe(-32602);
+    expect((await call("resources/read", { uri: "test://nope" }, "stateless")).error?.code).toBe(-32602);
   });
 
   it("refuses missing required prompt arguments", async () => {
@@ -117,7 +108,7 @@ describe("backend failures behind resources, prompts and completions", () => {
     const registry = imageRegistry();
     return { name: "e", transport, registry, timeoutMs: 1_000, validator: createArgumentValidator(registry) };
   }
-  const answer = async (code: Code, method: string, params: Record<string, unknown>, stateless: boolean) => {
+  const answer = async (code: Code, method: string, params: Record<string, unknown>, era: Era) => {
     const core = createMcpServer({
       info: { name: "t", version: "1" },
       tools: buildTools(everything),
@@ -126,7 +117,7 @@ describe("backend failures behind resources, prompts and completions", () => {
     });
     const res = await core.handle(
       { jsonrpc: "2.0", id: 1, method, params: params as never },
-      exchange(stateless),
+      exchangeOf(era),
     );
     return (res as { error?: { code: number; message: string; data?: unknown } }).error;
   };
@@ -150,9 +141,9 @@ describe("backend failures behind resources, prompts and completions", () => {
     "answers INVALID_ARGUMENT and OUT_OF_RANGE of %s as -32602 Invalid params, in both eras",
     async (_, [method, params]) => {
       for (const code of [Code.InvalidArgument, Code.OutOfRange]) {
-        for (const stateless of [false, true]) {
-          const error = await answer(code, method, params, stateless);
-          expect(error?.code, `${Code[code]} stateless=${stateless}`).toBe(-32602);
+        for (const era of ["session", "stateless"] as const) {
+          const error = await answer(code, method, params, era);
+          expect(error?.code, `${Code[code]} in the ${era} era`).toBe(-32602);
           expect(error?.message).toContain("the backend refuses");
         }
       }
@@ -160,24 +151,24 @@ describe("backend failures behind resources, prompts and completions", () => {
   );
 
   it("answers NOT_FOUND of a resource read as resource not found: -32002 with sessions, -32602 stateless", async () => {
-    expect(await answer(Code.NotFound, ...READ, false)).toEqual({
+    expect(await answer(Code.NotFound, ...READ, "session")).toEqual({
       code: -32002,
       message: "Resource not found: test://static-text",
       data: { uri: "test://static-text" },
     });
-    expect(await answer(Code.NotFound, ...READ, true)).toMatchObject({
+    expect(await answer(Code.NotFound, ...READ, "stateless")).toMatchObject({
       code: -32602,
       data: { uri: "test://static-text" },
     });
   });
 
   it("answers other backend failures as -32603 with the backend's status in the message", async () => {
-    expect(await answer(Code.Unavailable, ...READ, false)).toEqual({
+    expect(await answer(Code.Unavailable, ...READ, "session")).toEqual({
       code: -32603,
       message:
         "The backend is unavailable (UNAVAILABLE): the backend refuses\nThis error is transient; the call may be retried.",
     });
-    expect((await answer(Code.NotFound, ...PROMPT, true))?.code).toBe(-32603);
+    expect((await answer(Code.NotFound, ...PROMPT, "stateless"))?.code).toBe(-32603);
   });
 });
 

@@ -42,6 +42,6 @@ export function setLevel({ params, ex }: MethodCall): object {
   if (typeof level !== "string" || !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new JsonRpcError(ErrorCode.InvalidParams, `level must be one of ${LOG_LEVELS.join(", ")}`);
   }
-  ex.session?.setLogLevel(level as LogLevel);
+  if (ex.era === "session") ex.session.setLogLevel(level as LogLevel);
   return {};
 }

@@ -36,11 +36,12 @@ export async function readResource({ params, ex }: MethodCall, ctx: ServerContex
       }
     }
   }
-  if (!def) throw resourceNotFound(uri, ex.stateless);
+  const stateless = ex.era === "stateless";
+  if (!def) throw resourceNotFound(uri, stateless);
   ctx.demand(def.scopes, ex);
   const found = def;
   const base = await ctx.callContext(found.backend, undefined, params, ex);
-  const site = { kind: "resource", uri, stateless: ex.stateless } as const;
+  const site = { kind: "resource", uri, stateless } as const;
   return withInput(ctx.input, `resources/read\0${uri}`, params, ex, base, async (c) => {
     const out = await invokeBound(ctx, found, request, c, site);
     if (!("done" in out)) return out;

@@ -13,11 +13,11 @@ const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
  */
 export function subscribe({ params, ex }: MethodCall, ctx: ServerContext): object {
   const uri = params.uri;
-  const session = ex.session;
   const watch = ctx.catalog.surface.subscription;
   // Without a watch RPC the capability is not announced: the method does not exist here.
-  if (!watch || !session)
+  if (!watch || ex.era !== "session")
     throw new JsonRpcError(ErrorCode.MethodNotFound, "Method not found: resources/subscribe");
+  const session = ex.session;
   if (typeof uri !== "string") throw new JsonRpcError(ErrorCode.InvalidParams, "params.uri must be a string");
   ctx.demand(watch.scopes, ex);
   // Subscribing again replaces the watch: one per URI.
@@ -30,7 +30,7 @@ export function subscribe({ params, ex }: MethodCall, ctx: ServerContext): objec
 
 /** MCP 2025-11-25 server/resources "Subscriptions": ends the watch of one URI. */
 export function unsubscribe({ params, ex }: MethodCall, ctx: ServerContext): object {
-  if (!ctx.catalog.surface.subscription || !ex.session) {
+  if (!ctx.catalog.surface.subscription || ex.era !== "session") {
     throw new JsonRpcError(ErrorCode.MethodNotFound, "Method not found: resources/unsubscribe");
   }
   if (typeof params.uri !== "string")

@@ -23,7 +23,10 @@ export async function callToolByName({ id, params, ex }: MethodCall, ctx: Server
   const tool = ctx.catalog.toolsByName.get(name);
   if (!tool) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
   ctx.demand(tool.scopes, ex);
-  if (ex.header && tool.headerParams.length > 0) checkParamHeaders(tool, params.arguments, ex.header);
+  // Only 2026-07-28 mirrors arguments in headers (basic/transports "Request Headers").
+  if (ex.era === "stateless" && tool.headerParams.length > 0) {
+    checkParamHeaders(tool, params.arguments, ex.header);
+  }
   const backend = ctx.backendOf(tool);
   let base: CallContext;
   try {
