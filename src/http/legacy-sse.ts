@@ -11,7 +11,7 @@ import {
 } from "../mcp/index.js";
 import { readMessage } from "./body.js";
 import { RequestCancelled, sendJson } from "./reply.js";
-import { ownerOf, type SessionService } from "./sessions.js";
+import { ownerOf, type SessionService } from "./session-service.js";
 import { SSE_HEADERS } from "./sse.js";
 import { capabilitiesOf, stateOr503 } from "./streamable.js";
 

@@ -10,7 +10,8 @@ import { routePost } from "./classify.js";
 import { createLegacySse } from "./legacy-sse.js";
 import type { OriginPolicy } from "./origin.js";
 import { header, sendJson } from "./reply.js";
-import { createSessionService, DEFAULT_SESSION_LIMITS, type SessionLimits } from "./sessions.js";
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./session-limits.js";
+import { createSessionService } from "./session-service.js";
 import { serveStateless } from "./stateless.js";
 import { createStreamable } from "./streamable.js";
 

@@ -13,7 +13,7 @@ import {
   type McpServer,
   type RequestId,
 } from "../mcp/index.js";
-import type { ReplyStream } from "./sessions.js";
+import type { ReplyStream } from "./session-streams.js";
 import { SSE_HEADERS, sseEvent } from "./sse.js";
 
 export const JSON_HEADERS = { "content-type": "application/json" } as const;

@@ -10,8 +10,9 @@ import {
   type SessionHooks,
 } from "../mcp/index.js";
 import type { PostRoute } from "./classify.js";
+import type { LiveSession } from "./live-session.js";
 import { acceptsSse, answer, header, JSON_HEADERS, Reply, sendJson } from "./reply.js";
-import { type LiveSession, ownerOf, type SessionService } from "./sessions.js";
+import { ownerOf, type SessionService } from "./session-service.js";
 import { parseEventId } from "./sse-connection.js";
 
 /** What the Streamable HTTP session handlers share. */
