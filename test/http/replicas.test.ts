@@ -196,4 +196,41 @@ describe("replicas sharing session state, no affinity", () => {
       await new Promise((r) => setTimeout(r, 20));
     expect(backend.watchesEnded).toBe(ended + 1);
   });
+
+  it("answers 2024-11-05 messages posted to other replicas on the session's stream", async () => {
+    const res = await fetch(`${url(0)}/sse`, { headers: { accept: "text/event-stream" } });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    const next = async (until: (t: string) => boolean) => {
+      const deadline = Date.now() + 5_000;
+      while (!until(text) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await next((t) => t.includes("sessionId="));
+    const path = (/data: (\/messages\?sessionId=\S+)/.exec(text) as RegExpExecArray)[1] as string;
+    const send = (replica: number, body: unknown) =>
+      fetch(`${url(replica)}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const init = {
+      protocolVersion: "2024-11-05",
+      capabilities: {},
+      clientInfo: { name: "legacy", version: "1" },
+    };
+    expect((await send(1, { jsonrpc: "2.0", id: 1, method: "initialize", params: init })).status).toBe(202);
+    expect((await send(2, { jsonrpc: "2.0", id: 2, method: "tools/list" })).status).toBe(202);
+    await next((t) => t.includes('"id":2'));
+    void reader.cancel();
+    const answers = text
+      .split("\n")
+      .filter((l) => l.startsWith("data: {"))
+      .map((l) => JSON.parse(l.slice(6)) as Loose);
+    expect(answers.find((a) => a.id === 1)?.result.protocolVersion).toBe("2024-11-05");
+    expect(answers.find((a) => a.id === 2)?.result.tools.length).toBeGreaterThan(5);
+  });
 });
