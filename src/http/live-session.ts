@@ -3,6 +3,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type { LogLevel } from "../invoke/index.js";
 import type { RequestId, SessionHooks } from "../mcp/index.js";
 import type { SessionRecord, SharedState } from "../sessions/types.js";
+import type { Tail } from "./maybe-promise.js";
 import type { SessionLimits } from "./session-limits.js";
 import type { SseConnection } from "./sse-connection.js";
 
@@ -49,6 +50,8 @@ export interface LiveSession {
   readonly hooks: SessionHooks;
   /** Until when this replica holds the session busy in the store. */
   heldUntil: number;
+  /** The order of this replica's appends to the standalone stream (it goes with the live state). */
+  readonly standaloneTail: Tail;
   unsubscribe: (() => void) | undefined;
   closed: boolean;
 }

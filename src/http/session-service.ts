@@ -128,6 +128,7 @@ export function createSessionService(options: SessionServiceOptions) {
       attached: new Map(),
       legacyRes: undefined,
       heldUntil: 0,
+      standaloneTail: { current: undefined },
       unsubscribe: undefined,
       closed: false,
       hooks: {
@@ -235,7 +236,6 @@ export function createSessionService(options: SessionServiceOptions) {
 
   function closeHere(live: LiveSession): void {
     if (local.get(live.id) === live) local.delete(live.id);
-    streams.forget(live.id);
     live.closed = true;
     live.unsubscribe?.();
     live.unsubscribe = undefined;

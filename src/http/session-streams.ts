@@ -34,8 +34,6 @@ export type SessionStreams = ReturnType<typeof createSessionStreams>;
 export function createSessionStreams(ctx: SessionContext) {
   const { events, bus, replicas } = ctx.state;
   const { me, tag, hold, release } = ctx;
-  /** The standalone stream's tail per session: its appends stay in order. */
-  const standaloneTails = new Map<string, Tail>();
   let streams = 0;
 
   /** The stream a session-era POST is answered on when it turns into SSE; its log stream opens with the first event. */
@@ -93,13 +91,8 @@ export function createSessionStreams(ctx: SessionContext) {
       else quietly(bus.publish(live.id, { kind: "notify", data }));
       return;
     }
-    let tails = standaloneTails.get(live.id);
-    if (!tails) {
-      tails = { current: undefined };
-      standaloneTails.set(live.id, tails);
-    }
-    serial(tails, () => events.open(live.id, STANDALONE, { replica: me }));
-    emit(live, STANDALONE, tails, data);
+    serial(live.standaloneTail, () => events.open(live.id, STANDALONE, { replica: me }));
+    emit(live, STANDALONE, live.standaloneTail, data);
   }
 
   /** Writes an event to the connection attached here to its stream, in order and once. */
@@ -257,11 +250,6 @@ export function createSessionStreams(ctx: SessionContext) {
     return live.version >= "2025-11-25" ? { id: eventId(stream, seq), retryMs: 1_000 } : undefined;
   }
 
-  /** The session is closed: the order of its standalone stream's appends is no longer kept. */
-  function forget(id: string): void {
-    standaloneTails.delete(id);
-  }
-
   /** The session is closed: every connection attached here ends, and no producer is checked on any more. */
   function endAll(live: LiveSession): void {
     for (const a of live.attached.values()) {
@@ -271,5 +259,5 @@ export function createSessionStreams(ctx: SessionContext) {
     live.attached.clear();
   }
 
-  return { replyStream, notify, deliver, detach, endAttachment, resume, listen, forget, endAll };
+  return { replyStream, notify, deliver, detach, endAttachment, resume, listen, endAll };
 }
