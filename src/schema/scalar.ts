@@ -2,12 +2,15 @@ import { ScalarType } from "@bufbuild/protobuf";
 import type { JsonSchema, SchemaMode } from "./types.js";
 
 /** Decimal patterns for 64-bit integers, which ProtoJSON writes as strings. */
-const INT64_PATTERN = "^-?[0-9]+$";
-const UINT64_PATTERN = "^[0-9]+$";
+export const INT64_PATTERN = "^-?[0-9]+$";
+export const UINT64_PATTERN = "^[0-9]+$";
 /** ProtoJSON's string forms of non-finite floats. */
 const NON_FINITE_PATTERN = "^(NaN|-?Infinity)$";
-/** Standard or URL-safe base64, padded or not (ProtoJSON accepts both on input). */
-const BASE64_PATTERN = "^[A-Za-z0-9+/_-]*={0,2}$";
+/**
+ * Standard or URL-safe base64, padded or not (ProtoJSON accepts both on input):
+ * whole groups of four, then 2 or 3 characters with their padding or without.
+ */
+export const BASE64_PATTERN = "^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$";
 
 /**
  * The schema of a scalar field value under the ProtoJSON mapping

@@ -24,9 +24,9 @@ export const DURATION_PATTERN = "^-?[0-9]+(\\.[0-9]{1,9})?s$";
 export const TIMESTAMP_PATTERN =
   "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$";
 
-/** Comma-separated lowerCamelCase field paths. */
-const FIELD_MASK_PATTERN =
-  "^([A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*(,[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*)*)?$";
+/** Comma-separated lowerCamelCase field paths (no underscores: ProtoJSON refuses them). */
+export const FIELD_MASK_PATTERN =
+  "^([A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*(,[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*)*)?$";
 
 /**
  * The special JSON forms of the well-known types
@@ -60,7 +60,8 @@ export function wellKnownSchema(typeName: string, mode: SchemaMode): JsonSchema 
         properties: {
           "@type": { type: "string", description: "Type URL, e.g. type.googleapis.com/pkg.Message" },
         },
-        required: ["@type"],
+        // An empty Any is written as {} (toJson), so only arguments must name their type.
+        ...(mode === "input" ? { required: ["@type"] } : {}),
       };
     case "google.protobuf.Empty":
       return mode === "input" ? { type: "object", additionalProperties: false } : { type: "object" };

@@ -151,6 +151,8 @@ const inputCases: [string, { [k: string]: JsonValue }, boolean, boolean][] = [
   ["base64 bytes", { blob: "AQID" }, true, true],
   ["base64url bytes", { blob: "-_8" }, true, true],
   ["bytes that are not base64", { blob: "not base64!" }, false, false],
+  ["base64 with padding that does not end a group of four", { blob: "AQ=" }, false, true],
+  ["base64 with one character left over", { blob: "AQIDB" }, false, false],
   ["one oneof member", { choiceText: "x" }, true, true],
   ["two members of one oneof", { choiceText: "x", choiceNumber: "1" }, false, false],
   ["the proto field name as an alias", { big_numbers: ["1"], custom: "x" }, true, true],
@@ -164,6 +166,7 @@ const inputCases: [string, { [k: string]: JsonValue }, boolean, boolean][] = [
   ["a Timestamp", { when: "1972-01-01T10:00:20.021+05:30" }, true, true],
   ["a Timestamp that is not RFC 3339", { when: "yesterday" }, false, false],
   ["an Any without @type", { extra: { name: "x" } }, false, false],
+  ["an empty Any", { extra: {} }, false, true],
   ["an Empty with members", { nothing: { x: 1 } }, false, false],
   ["a map with integer keys", { namesById: { "5": "five" } }, true, true],
   ["a map with a non-integer key for int64 keys", { namesById: { five: "5" } }, false, false],
@@ -175,6 +178,7 @@ const inputCases: [string, { [k: string]: JsonValue }, boolean, boolean][] = [
   ["a Struct", { attrs: { a: { b: [1] } } }, true, true],
   ["a Struct that is not an object", { attrs: [1] }, false, false],
   ["a FieldMask", { mask: "a.b,c" }, true, true],
+  ["a FieldMask in snake_case", { mask: "a_b" }, false, false],
 ];
 
 describe.each(inputCases)("input: %s", (_what, args, schemaOk, protoOk) => {
@@ -195,6 +199,12 @@ describe("output schema", () => {
   it("writes 64-bit integers only as strings", () => {
     expect(validateOutput({ ...empty(), i64: "5" })).toBe(true);
     expect(validateOutput({ ...empty(), i64: 5 })).toBe(false);
+  });
+
+  it("accepts an empty Any, which toJson writes as {}", () => {
+    const reply = replyJson(sinkDesc, fromJson(sinkDesc, { extra: {} }, { registry }), registry);
+    expect(reply.extra).toEqual({});
+    expect(validateOutput(reply), JSON.stringify(validateOutput.errors)).toBe(true);
   });
 
   it("does not accept proto-name aliases (toJson never writes them)", () => {
