@@ -72,6 +72,48 @@ describe("readSse", () => {
     expect(under.map((e) => e.data.length)).toEqual([15 * mib.length, 4]);
   });
 
+  it("reads an event ended by CR CR at the end of the stream (CR alone ends a line)", async () => {
+    expect(await all(body(["id: 7\rdata: last\r\r"]))).toEqual([{ id: "7", data: "last" }]);
+    expect(await all(body(["data: a\r", "\r", "data: b\r\n", "\r\n"]))).toEqual([
+      { data: "a" },
+      { data: "b" },
+    ]);
+  });
+
+  it("yields an event ended by CR CR at the end of a chunk without waiting for more bytes", async () => {
+    const encoder = new TextEncoder();
+    // The first chunk, then nothing more for as long as the test runs.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode("data: now\r\r"));
+      },
+    });
+    const events = readSse(new Response(stream));
+    const next = await Promise.race([
+      events.next(),
+      new Promise<"waiting">((resolve) => setTimeout(() => resolve("waiting"), 1_000)),
+    ]);
+    expect(next).toEqual({ done: false, value: { data: "now" } });
+    await events.return(undefined);
+  });
+
+  it("fails an event over maxEventSize that arrives within one chunk, as one cut across chunks", async () => {
+    const text = `data: small\n\ndata: ${"x".repeat(200)}\n\ndata: after\n\n`;
+    for (const chunks of [[text], [...text]]) {
+      const seen: string[] = [];
+      const reading = (async () => {
+        for await (const e of readSse(body(chunks), { maxEventSize: 100 })) seen.push(e.data);
+      })();
+      await expect(reading).rejects.toThrow("an SSE event exceeds 100 characters");
+      expect(seen).toEqual(["small"]);
+    }
+  });
+
+  it('takes only a real BOM for one: text that starts with "ï»¿" is a field name', async () => {
+    expect(await all(body(["\u00ef\u00bb\u00bfdata: x\n\ndata: y\n\n"]))).toEqual([{ data: "y" }]);
+    expect(await all(body([Uint8Array.of(0xef, 0xbb, 0xbf), "data: x\n\n"]))).toEqual([{ data: "x" }]);
+  });
+
   it("cancels the body when the reader stops early", async () => {
     let cancelled = false;
     const res = body(["data: one\n\n", "data: two\n\n", "data: three\n\n"], () => {

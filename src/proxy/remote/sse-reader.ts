@@ -39,6 +39,12 @@ export async function* readSse(res: Response, options: SseReaderOptions = {}): A
   const parser = createParser({
     maxBufferSize: maxEventSize,
     onEvent: (e) => {
+      if (tooLarge) return;
+      // The parser bounds what it buffers between chunks; an event that arrived within one chunk is measured here.
+      if (e.data.length > maxEventSize) {
+        tooLarge = true;
+        return;
+      }
       ready.push(toEvent(e, retry));
       retry = undefined;
     },
@@ -50,12 +56,16 @@ export async function* readSse(res: Response, options: SseReaderOptions = {}): A
       if (err.type === "max-buffer-size-exceeded") tooLarge = true;
     },
   });
+  // The decoder removes a leading BOM (§9.2.5: UTF-8 decode); the parser must not strip
+  // anything of its own from the first text it is fed, such as a literal "ï»¿".
+  parser.feed("");
+  const lineEnds = lineEndsToLf();
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   try {
     for (;;) {
       const chunk = await reader.read();
-      parser.feed(chunk.done ? decoder.decode() : decoder.decode(chunk.value, { stream: true }));
+      parser.feed(lineEnds(chunk.done ? decoder.decode() : decoder.decode(chunk.value, { stream: true })));
       // Events completed before the oversized one are still delivered, in order.
       while (ready.length > 0) yield ready.shift() as SseEvent;
       if (tooLarge) throw new RemoteError(`an SSE event exceeds ${maxEventSize} characters`);
@@ -65,6 +75,23 @@ export async function* readSse(res: Response, options: SseReaderOptions = {}): A
     // Releases the connection when the consumer stops early or the stream failed.
     reader.cancel().catch(() => {});
   }
+}
+
+/**
+ * CRLF, LF and CR each end a line (§9.2.5). The parser waits for the byte after
+ * a CR to tell CR from CRLF, so an event ended by CR CR at the end of a chunk
+ * waited for more bytes, and was lost at the end of the stream. Every line end
+ * becomes LF as it arrives instead; an LF right after a CR that ended the
+ * previous text is the rest of that CRLF and is dropped.
+ */
+function lineEndsToLf(): (text: string) => string {
+  let afterCr = false;
+  return (text) => {
+    if (text === "") return text;
+    const rest = afterCr && text.charCodeAt(0) === 10 ? text.slice(1) : text;
+    afterCr = text.endsWith("\r");
+    return rest.replace(/\r\n?/g, "\n");
+  };
 }
 
 function toEvent(e: EventSourceMessage, retry: number | undefined): SseEvent {
