@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/config.proto.
  */
 export const file_mcpengine_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEiwAMKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlIioKBVN0b3JlEg0KBXJlZGlzGAEgASgJEhIKCmtleV9wcmVmaXgYAiABKAkijAIKCFNlc3Npb25zEi8KDGlkbGVfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfc2Vzc2lvbnMYAiABKA0SGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgDIAEoDRItCgprZWVwX2FsaXZlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEm1heF9idWZmZXJlZF9ieXRlcxgFIAEoBBIfChdtYXhfc2Vzc2lvbnNfcGVyX2NsaWVudBgGIAEoDRIwCg1yZXBsaWNhX2xlYXNlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSLrAQoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eRIUCgxtYXhfaW5mbGlnaHQYCCABKA0qiwEKD0JhY2tlbmRQcm90b2NvbBIgChxCQUNLRU5EX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASGQoVQkFDS0VORF9QUk9UT0NPTF9HUlBDEAESHAoYQkFDS0VORF9QUk9UT0NPTF9DT05ORUNUEAISHQoZQkFDS0VORF9QUk9UT0NPTF9HUlBDX1dFQhADYgZwcm90bzM", [file_google_protobuf_duration]);
+  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEimgQKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlEjAKDWRyYWluX3RpbWVvdXQYEyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDdGxzGBQgASgLMhkubWNwZW5naW5lLnYxLkxpc3RlbmVyVGxzIigKC0xpc3RlbmVyVGxzEgwKBGNlcnQYASABKAkSCwoDa2V5GAIgASgJIioKBVN0b3JlEg0KBXJlZGlzGAEgASgJEhIKCmtleV9wcmVmaXgYAiABKAkijAIKCFNlc3Npb25zEi8KDGlkbGVfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfc2Vzc2lvbnMYAiABKA0SGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgDIAEoDRItCgprZWVwX2FsaXZlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEm1heF9idWZmZXJlZF9ieXRlcxgFIAEoBBIfChdtYXhfc2Vzc2lvbnNfcGVyX2NsaWVudBgGIAEoDRIwCg1yZXBsaWNhX2xlYXNlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSLrAQoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eRIUCgxtYXhfaW5mbGlnaHQYCCABKA0qiwEKD0JhY2tlbmRQcm90b2NvbBIgChxCQUNLRU5EX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASGQoVQkFDS0VORF9QUk9UT0NPTF9HUlBDEAESHAoYQkFDS0VORF9QUk9UT0NPTF9DT05ORUNUEAISHQoZQkFDS0VORF9QUk9UT0NPTF9HUlBDX1dFQhADYgZwcm90bzM", [file_google_protobuf_duration]);
 
 /**
  * Config is the gateway configuration (mcpengine.yaml), read as ProtoJSON.
@@ -144,6 +144,23 @@ export type Config = Message<"mcpengine.v1.Config"> & {
    * @generated from field: mcpengine.v1.Store store = 16;
    */
   store?: Store | undefined;
+
+  /**
+   * On SIGTERM/SIGINT, how long requests under way may run on before what is
+   * left is cut off; meanwhile no connection is accepted and /readyz answers
+   * 503. Default 10s.
+   *
+   * @generated from field: google.protobuf.Duration drain_timeout = 19;
+   */
+  drainTimeout?: Duration | undefined;
+
+  /**
+   * Serve HTTPS on the listen address with this certificate and key, for
+   * deployments without a TLS-terminating proxy. Absent: plain HTTP.
+   *
+   * @generated from field: mcpengine.v1.ListenerTls tls = 20;
+   */
+  tls?: ListenerTls | undefined;
 };
 
 /**
@@ -152,6 +169,35 @@ export type Config = Message<"mcpengine.v1.Config"> & {
  */
 export const ConfigSchema: GenMessage<Config> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_config, 0);
+
+/**
+ * ListenerTls is the listener's certificate and private key, as paths to PEM
+ * files (relative paths resolve against the configuration file's folder).
+ *
+ * @generated from message mcpengine.v1.ListenerTls
+ */
+export type ListenerTls = Message<"mcpengine.v1.ListenerTls"> & {
+  /**
+   * The certificate chain, leaf first.
+   *
+   * @generated from field: string cert = 1;
+   */
+  cert: string;
+
+  /**
+   * The private key of the leaf certificate.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message mcpengine.v1.ListenerTls.
+ * Use `create(ListenerTlsSchema)` to create a new message.
+ */
+export const ListenerTlsSchema: GenMessage<ListenerTls> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 1);
 
 /**
  * Store puts the shared state of sessions in Redis, so several gateway
@@ -183,7 +229,7 @@ export type Store = Message<"mcpengine.v1.Store"> & {
  * Use `create(StoreSchema)` to create a new message.
  */
 export const StoreSchema: GenMessage<Store> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 1);
+  messageDesc(file_mcpengine_v1_config, 2);
 
 /**
  * Sessions bounds session state.
@@ -255,7 +301,7 @@ export type Sessions = Message<"mcpengine.v1.Sessions"> & {
  * Use `create(SessionsSchema)` to create a new message.
  */
 export const SessionsSchema: GenMessage<Sessions> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 2);
+  messageDesc(file_mcpengine_v1_config, 3);
 
 /**
  * Auth configures the gateway as an OAuth 2.1 resource server.
@@ -372,7 +418,7 @@ export type Auth = Message<"mcpengine.v1.Auth"> & {
  * Use `create(AuthSchema)` to create a new message.
  */
 export const AuthSchema: GenMessage<Auth> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 3);
+  messageDesc(file_mcpengine_v1_config, 4);
 
 /**
  * Introspection configures RFC 7662 token introspection.
@@ -405,7 +451,7 @@ export type Introspection = Message<"mcpengine.v1.Introspection"> & {
  * Use `create(IntrospectionSchema)` to create a new message.
  */
 export const IntrospectionSchema: GenMessage<Introspection> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 4);
+  messageDesc(file_mcpengine_v1_config, 5);
 
 /**
  * Identity says how the caller's identity reaches a backend.
@@ -449,7 +495,7 @@ export type Identity = Message<"mcpengine.v1.Identity"> & {
  * Use `create(IdentitySchema)` to create a new message.
  */
 export const IdentitySchema: GenMessage<Identity> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 5);
+  messageDesc(file_mcpengine_v1_config, 6);
 
 /**
  * Backend is one gRPC (or Connect / gRPC-Web) service endpoint.
@@ -520,7 +566,7 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
  * Use `create(BackendSchema)` to create a new message.
  */
 export const BackendSchema: GenMessage<Backend> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 6);
+  messageDesc(file_mcpengine_v1_config, 7);
 
 /**
  * BackendProtocol selects the RPC protocol used towards a backend.

@@ -126,7 +126,33 @@ export interface Config {
    * records, resumable event logs, messages between replicas). Absent: in
    * this process's memory, for a single replica.
    */
-  store: Store | undefined;
+  store:
+    | Store
+    | undefined;
+  /**
+   * On SIGTERM/SIGINT, how long requests under way may run on before what is
+   * left is cut off; meanwhile no connection is accepted and /readyz answers
+   * 503. Default 10s.
+   */
+  drainTimeout:
+    | Duration
+    | undefined;
+  /**
+   * Serve HTTPS on the listen address with this certificate and key, for
+   * deployments without a TLS-terminating proxy. Absent: plain HTTP.
+   */
+  tls: ListenerTls | undefined;
+}
+
+/**
+ * ListenerTls is the listener's certificate and private key, as paths to PEM
+ * files (relative paths resolve against the configuration file's folder).
+ */
+export interface ListenerTls {
+  /** The certificate chain, leaf first. */
+  cert: string;
+  /** The private key of the leaf certificate. */
+  key: string;
 }
 
 /**
@@ -297,6 +323,8 @@ function createBaseConfig(): Config {
     requestTimeout: undefined,
     maxInflight: 0,
     store: undefined,
+    drainTimeout: undefined,
+    tls: undefined,
   };
 }
 
@@ -349,6 +377,12 @@ export const Config: MessageFns<Config> = {
     }
     if (message.store !== undefined) {
       Store.encode(message.store, writer.uint32(130).fork()).join();
+    }
+    if (message.drainTimeout !== undefined) {
+      Duration.encode(message.drainTimeout, writer.uint32(154).fork()).join();
+    }
+    if (message.tls !== undefined) {
+      ListenerTls.encode(message.tls, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -494,6 +528,22 @@ export const Config: MessageFns<Config> = {
             message.store = Store.decode(reader, reader.uint32());
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.drainTimeout = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.tls = ListenerTls.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -564,6 +614,12 @@ export const Config: MessageFns<Config> = {
         ? globalThis.Number(object.max_inflight)
         : 0,
       store: isSet(object.store) ? Store.fromJSON(object.store) : undefined,
+      drainTimeout: isSet(object.drainTimeout)
+        ? Duration.fromJSON(object.drainTimeout)
+        : isSet(object.drain_timeout)
+        ? Duration.fromJSON(object.drain_timeout)
+        : undefined,
+      tls: isSet(object.tls) ? ListenerTls.fromJSON(object.tls) : undefined,
     };
   },
 
@@ -617,6 +673,12 @@ export const Config: MessageFns<Config> = {
     if (message.store !== undefined) {
       obj.store = Store.toJSON(message.store);
     }
+    if (message.drainTimeout !== undefined) {
+      obj.drainTimeout = Duration.toJSON(message.drainTimeout);
+    }
+    if (message.tls !== undefined) {
+      obj.tls = ListenerTls.toJSON(message.tls);
+    }
     return obj;
   },
 
@@ -645,6 +707,95 @@ export const Config: MessageFns<Config> = {
       : undefined;
     message.maxInflight = object.maxInflight ?? 0;
     message.store = (object.store !== undefined && object.store !== null) ? Store.fromPartial(object.store) : undefined;
+    message.drainTimeout = (object.drainTimeout !== undefined && object.drainTimeout !== null)
+      ? Duration.fromPartial(object.drainTimeout)
+      : undefined;
+    message.tls = (object.tls !== undefined && object.tls !== null) ? ListenerTls.fromPartial(object.tls) : undefined;
+    return message;
+  },
+};
+
+function createBaseListenerTls(): ListenerTls {
+  return { cert: "", key: "" };
+}
+
+export const ListenerTls: MessageFns<ListenerTls> = {
+  encode(message: ListenerTls, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cert !== "") {
+      writer.uint32(10).string(message.cert);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListenerTls {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListenerTls();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cert = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListenerTls {
+    return {
+      cert: isSet(object.cert) ? globalThis.String(object.cert) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+    };
+  },
+
+  toJSON(message: ListenerTls): unknown {
+    const obj: any = {};
+    if (message.cert !== "") {
+      obj.cert = message.cert;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListenerTls>, I>>(base?: I): ListenerTls {
+    return ListenerTls.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListenerTls>, I>>(object: I): ListenerTls {
+    const message = createBaseListenerTls();
+    message.cert = object.cert ?? "";
+    message.key = object.key ?? "";
     return message;
   },
 };
