@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Agent, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { credentials } from "@grpc/grpc-js";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { InventoryServiceClient } from "../gen/grpc-js/mcpengine/testing/v1/catalog.js";
@@ -143,6 +143,17 @@ async function main(): Promise<void> {
       sse: true,
     },
   );
+  // The same session-era call with sessions on Redis (another replica could serve each request).
+  const redis = await redisForBench();
+  const GR = redis
+    ? await add("GR gateway, 2025-11-25 session on Redis", "./servers/gateway.ts", { BACKEND, REDIS: redis })
+    : undefined;
+  if (GR) {
+    GR.headers = {
+      "mcp-session-id": await openSession(GR.child.port),
+      "mcp-protocol-version": "2025-11-25",
+    };
+  } else process.stderr.write("GR skipped: no Redis at REDIS_URL (default redis://127.0.0.1:6379)\n");
   // Separate processes: the fresh-token run fills its verified-token cache with 60k entries, and a
   // heap that size slows every later call of the process it lives in.
   const GAchild = await startChild("GA", "./servers/gateway.ts", authEnv, 0);
@@ -322,6 +333,8 @@ async function main(): Promise<void> {
     return rb / ra;
   };
   const authRatio = await interleaved(G, GA);
+  const GS = targets.find((t) => t.name.startsWith("GS ")) as Target;
+  const redisRatio = GR ? await interleaved(GS, GR) : undefined;
   const b2Ratio = await interleaved(B2, G);
   process.stderr.write(
     `interleaved: added p50 ${addedP50.toFixed(3)} ms (median of pair differences ${pairedMedian.toFixed(3)}); auth interleaved ratio ${authRatio.toFixed(3)}; G/B2 interleaved ${b2Ratio.toFixed(3)}\n`,
@@ -456,6 +469,16 @@ async function main(): Promise<void> {
       lower: true,
     },
     { target: "heap growth over the soak < 5%", value: heapGrowth * 100, limit: 5, lower: true },
+    ...(GR && redisRatio !== undefined
+      ? [
+          {
+            target: "sessions on Redis: GS throughput ≥ 0.6× in memory (interleaved)",
+            value: redisRatio,
+            limit: 0.6,
+            lower: false,
+          },
+        ]
+      : []),
   ].map((c) => ({ ...c, pass: c.lower ? c.value <= c.limit : c.value >= c.limit }));
 
   const rows = targets.map((t) => ({
@@ -483,6 +506,14 @@ async function main(): Promise<void> {
     addedPairedMedianMs: Number(pairedMedian.toFixed(3)),
     authInterleavedRatio: Number(authRatio.toFixed(3)),
     b2InterleavedRatio: Number(b2Ratio.toFixed(3)),
+    ...(GR && redisRatio !== undefined
+      ? {
+          redis: {
+            interleavedRatio: Number(redisRatio.toFixed(3)),
+            cpuPerCallRatio: Number((m(GR, "cpuPerCall") / m(GS, "cpuPerCall")).toFixed(3)),
+          },
+        }
+      : {}),
     targets: rows,
     proxy: { calls: proxy.calls, directP50Ms: Number(proxy.directP50Ms.toFixed(3)), rows: proxyRows },
     checks,
@@ -518,6 +549,11 @@ async function main(): Promise<void> {
     "",
     `Streaming relay (${STREAM_MESSAGES} × 1 KiB per call, 4 concurrent): gateway ${relay.eventsPerSecond.toFixed(0)} events/s, direct gRPC ${direct.toFixed(0)} events/s; time to first event ${ttfe.toFixed(3)} ms.`,
     `Idle 2024-11-05 sessions: ${(perSessionRss / 1024).toFixed(1)} KiB RSS, ${(perSessionHeap / 1024).toFixed(1)} KiB heap each (${IDLE_SESSIONS} sessions).`,
+    ...(GR && redisRatio !== undefined
+      ? [
+          `Sessions on Redis (GR) against in memory (GS): throughput ${redisRatio.toFixed(2)}× (interleaved), gateway CPU per call ${(m(GR, "cpuPerCall") / m(GS, "cpuPerCall")).toFixed(2)}× (the Redis server's own CPU not counted).`,
+        ]
+      : []),
     `Soak: ${soak.requests} requests, heap after GC ${(soakHeap0 / 2 ** 20).toFixed(1)} → ${(soakHeap1 / 2 ** 20).toFixed(1)} MiB.`,
     "",
     "| check | ratio / value | limit | result |",
@@ -593,6 +629,24 @@ function commitId(): string {
   } catch {
     return "unknown";
   }
+}
+
+/** The Redis for the GR row (REDIS_URL, else the local default), if one answers. */
+async function redisForBench(): Promise<string | undefined> {
+  const url = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const { hostname, port } = new URL(url);
+  const up = await new Promise<boolean>((resolve) => {
+    const socket = connect(Number(port || 6379), hostname, () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+    socket.setTimeout(1_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+  return up ? url : undefined;
 }
 
 /** Opens a 2025-11-25 session on a gateway and returns its id. */

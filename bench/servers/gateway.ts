@@ -18,9 +18,17 @@ const auth = process.env.AUTH_JWKS
       },
     }
   : {};
+// REDIS puts sessions on Redis (the GR row), under a key prefix of this run's own.
+const store = process.env.REDIS
+  ? {
+      store: { redis: process.env.REDIS, keyPrefix: `mcpengine-bench-${process.pid}:` },
+      stateKey: Buffer.alloc(32, 1).toString("base64"),
+    }
+  : {};
 const config = parseConfig(
   JSON.stringify({
     listen: "127.0.0.1:0",
+    ...store,
     // One load generator opens every session (1,000 idle ones among them): no per-client cap.
     sessions: { maxSessionsPerClient: 100_000 },
     ...auth,
