@@ -50,6 +50,8 @@ export interface LiveSession {
   readonly hooks: SessionHooks;
   /** Until when this replica holds the session busy in the store. */
   heldUntil: number;
+  /** When a request of the session last reached this replica (ms since the epoch). */
+  lastUsed: number;
   /** The order of this replica's appends to the standalone stream (it goes with the live state). */
   readonly standaloneTail: Tail;
   unsubscribe: (() => void) | undefined;

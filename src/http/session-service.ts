@@ -36,6 +36,8 @@ export interface SessionServiceOptions {
 export function createSessionService(options: SessionServiceOptions) {
   const { state, limits } = options;
   const leaseMs = limits.replicaLeaseMs;
+  /** How long the live state of a session unused here is kept (see `drop`). */
+  const lingerMs = Math.max(leaseMs, 30_000);
   const { sessions: store, events, bus, replicas } = state;
   const me = options.replica ?? randomUUID();
   /** Stream ids are unique per session across replicas: this replica's tag and a counter. */
@@ -95,6 +97,7 @@ export function createSessionService(options: SessionServiceOptions) {
       if (record.subject !== undefined && record.subject !== identity?.subject) return undefined;
       let live = local.get(id);
       if (live) {
+        live.lastUsed = Date.now();
         live.logLevel = record.logLevel as LogLevel | undefined;
         live.clientCapabilities = record.clientCapabilities;
         return live;
@@ -128,6 +131,7 @@ export function createSessionService(options: SessionServiceOptions) {
       attached: new Map(),
       legacyRes: undefined,
       heldUntil: 0,
+      lastUsed: Date.now(),
       standaloneTail: { current: undefined },
       unsubscribe: undefined,
       closed: false,
@@ -193,19 +197,35 @@ export function createSessionService(options: SessionServiceOptions) {
     return live.inflight.size === 0 && live.attached.size === 0 && live.legacyRes === undefined;
   }
 
-  /** Lets go of the session once nothing is live here: no hold, and no local state at all when unused. */
+  /**
+   * Lets go of the session's hold once nothing is live here. In memory at
+   * once; with a shared store at the next renewal, so a client sending request
+   * after request does not cost two store writes each (its session then counts
+   * as busy for up to a third of the lease after its last request).
+   */
   function release(live: LiveSession): void {
-    if (live.closed || !idleHere(live)) return;
-    if (live.heldUntil > 0) {
-      live.heldUntil = 0;
-      quietly(store.hold(live.id, 0));
-    }
-    if (live.pending.size === 0 && live.subscriptions.size === 0 && live.producing.size === 0) {
-      local.delete(live.id);
-      live.unsubscribe?.();
-      live.unsubscribe = undefined;
-      live.closed = true;
-    }
+    if (live.closed || !idleHere(live) || live.heldUntil === 0 || state.kind !== "memory") return;
+    live.heldUntil = 0;
+    quietly(store.hold(live.id, 0));
+  }
+
+  /** Nothing of the session is left here: no request, connection, waiting question, watch or stream. */
+  function unused(live: LiveSession): boolean {
+    return (
+      idleHere(live) && live.pending.size === 0 && live.subscriptions.size === 0 && live.producing.size === 0
+    );
+  }
+
+  /**
+   * Drops the live state of a session unused here for a while (its bus
+   * subscription included). It lingers first: re-subscribing for every
+   * request of a busy session would cost a round trip to the store each time.
+   */
+  function drop(live: LiveSession): void {
+    local.delete(live.id);
+    live.unsubscribe?.();
+    live.unsubscribe = undefined;
+    live.closed = true;
   }
 
   /** The client's capabilities, sent in a 2024-11-05 `initialize` after its session began. */
@@ -257,7 +277,14 @@ export function createSessionService(options: SessionServiceOptions) {
   function renew(): void {
     const now = Date.now();
     quietly(replicas.renew(me, now + leaseMs));
-    for (const live of local.values()) if (!idleHere(live)) hold(live);
+    for (const live of [...local.values()]) {
+      if (!idleHere(live)) hold(live);
+      else if (live.heldUntil > 0) {
+        live.heldUntil = 0;
+        quietly(store.hold(live.id, 0));
+      }
+      if (unused(live) && now - live.lastUsed >= lingerMs) drop(live);
+    }
   }
 
   return {
@@ -286,6 +313,16 @@ export function createSessionService(options: SessionServiceOptions) {
       for (const live of local.values()) {
         if (live.attached.has(STANDALONE) || live.legacyRes) streams.notify(live, message);
       }
+    },
+    /** Drain: the streams held here that this replica does not produce end with a `retry` hint (see endRelayed). */
+    drain(retryMs: number): void {
+      for (const live of [...local.values()]) streams.endRelayed(live, retryMs);
+    },
+    /** Requests of sessions running on this replica. */
+    running(): number {
+      let n = 0;
+      for (const live of local.values()) n += live.inflight.size;
+      return n;
     },
     /** Stops this replica: its live state ends; the sessions stay in the store for the other replicas. */
     closeAll(): void {
