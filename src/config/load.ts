@@ -11,6 +11,7 @@ import { AuthConfigError, type AuthSettings, authSettings } from "../auth/index.
 import type { BackendProtocol } from "../invoke/index.js";
 import { interpolate } from "./env.js";
 import { ConfigError } from "./error.js";
+import { type ListenerTlsSettings, listenerTlsSettings } from "./listener-tls.js";
 import { readDocument } from "./shape.js";
 import { type StoreSettings, storeSettings } from "./store.js";
 
@@ -66,6 +67,10 @@ export interface GatewayConfig {
   readonly stateKey?: Uint8Array;
   /** Where the shared state of sessions lives (`store`); in memory when the section is absent. */
   readonly store: StoreSettings;
+  /** How long requests under way may run on after SIGTERM/SIGINT (`drain_timeout`). */
+  readonly drainTimeoutMs: number;
+  /** HTTPS on the listener (`tls`); plain HTTP when absent. */
+  readonly tls?: ListenerTlsSettings;
 }
 
 /** Session bounds (milliseconds and counts). */
@@ -224,6 +229,10 @@ export function parseConfig(
   const requestTimeoutMs = msg.requestTimeout ? durationMs(msg.requestTimeout) : 30_000;
   if (requestTimeoutMs <= 0) throw invalid("request_timeout", "must be positive");
   if (sessions.keepAliveMs <= 0) throw invalid("sessions.keep_alive", "must be positive");
+  const drainTimeoutMs = msg.drainTimeout ? durationMs(msg.drainTimeout) : 10_000;
+  if (drainTimeoutMs < 0) throw invalid("drain_timeout", "must not be negative");
+  const tls = listenerTlsSettings(msg.tls, opts.baseDir ?? ".");
+  if ("problem" in tls) throw invalid(tls.problem.path, tls.problem.detail);
   const store = storeSettings(msg.store);
   if ("problem" in store) throw invalid(store.problem.path, store.problem.detail);
   if (store.value.kind === "redis" && !stateKey) {
@@ -239,6 +248,8 @@ export function parseConfig(
     ...(stateKey ? { stateKey } : {}),
     sessions,
     store: store.value,
+    drainTimeoutMs,
+    ...(tls.value ? { tls: tls.value } : {}),
     allowedHosts: msg.allowedHosts,
     allowedOrigins: msg.allowedOrigins,
     host,
