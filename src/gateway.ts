@@ -8,6 +8,7 @@ import {
 } from "./catalog/index.js";
 import type { BackendConfig, GatewayConfig } from "./config/index.js";
 import { DescriptorError, loadDescriptors } from "./descriptors/index.js";
+import { createGatewayReadiness } from "./health/index.js";
 import {
   createMcpHttp,
   createMetadataHandler,
@@ -52,7 +53,11 @@ export interface Gateway {
   readonly auth: ResourceServer | undefined;
   /** Each configured backend, in config order. */
   backends(): readonly BackendStatus[];
-  /** Starts the HTTP listener on the configured address. */
+  /**
+   * Starts the HTTP(S) listener on the configured address, with `/readyz`
+   * (backends, IdP keys, Redis) and a drain that ends GET streams with a
+   * `retry` hint and waits for the requests running here.
+   */
   listen(): Promise<HttpListener>;
   /** Stops retrying backends that are not ready and ends every session. */
   close(): Promise<void>;
@@ -267,9 +272,31 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       const listener = await listen(config.host, config.port, routes, {
         maxConnections: config.maxConnections,
         requestTimeoutMs: config.requestTimeoutMs,
+        ...(config.tls ? { tls: config.tls } : {}),
+        readiness: createGatewayReadiness({
+          backends: () =>
+            slots.map((s) => ({
+              name: s.config.name,
+              target: s.config.target,
+              ready: s.handle !== undefined,
+              ...(s.error ? { error: s.error } : {}),
+            })),
+          ...(auth ? { auth } : {}),
+          ...(state ? { store: state } : {}),
+        }),
+        onDrain: () => {
+          stopRetries();
+          http.drain();
+        },
+        busy: () => http.running(),
       });
       return {
-        ...listener,
+        server: listener.server,
+        url: listener.url,
+        get draining() {
+          return listener.draining;
+        },
+        drain: (timeoutMs) => listener.drain(timeoutMs),
         close: async () => {
           stopRetries();
           http.close();

@@ -24,6 +24,12 @@ export interface ResourceServer {
   readonly metadataUrl: string;
   /** Counters for tests and metrics. */
   stats(): { verified: number; cacheHits: number; introspected: number };
+  /**
+   * For readiness probes: whether the IdP's signing keys were fetched at
+   * least once (fetching them now if not); with introspection only, whether
+   * its endpoint is known. Never throws.
+   */
+  ready(): Promise<{ ok: boolean; detail: string }>;
 }
 
 /** Options of {@link createResourceServer}. */
@@ -186,6 +192,24 @@ export function createResourceServer(
     metadataPaths: location.paths,
     metadataUrl: location.url,
     stats: () => ({ ...counters }),
+    async ready() {
+      try {
+        if (settings.jwksUri === undefined && settings.introspection) {
+          const endpoint = settings.introspection.endpoint ?? (await discovery()).introspection_endpoint;
+          if (!endpoint)
+            return { ok: false, detail: `the issuer ${settings.issuer} offers no introspection` };
+          return { ok: true, detail: "tokens are introspected" };
+        }
+        const set = await keySet();
+        // jose shares one fetch among concurrent callers; keys once fetched stay (refreshed on use).
+        if (!set.jwks()) await set.reload();
+        return { ok: true, detail: "signing keys fetched" };
+      } catch (err) {
+        const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
+        const why = err instanceof Error ? `${err.message}${cause}` : String(err);
+        return { ok: false, detail: `cannot fetch the IdP's signing keys: ${why}` };
+      }
+    },
   };
 }
 

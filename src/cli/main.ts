@@ -4,7 +4,7 @@ import { createGateway } from "../gateway.js";
 import { VERSION } from "../version.js";
 import { DEMO_OPTIONS, runDemo } from "./demo.js";
 import type { OptionSpec, OptionSpecs, OptionValues } from "./options.js";
-import { stderrLog, waitForSignal } from "./process.js";
+import { onSignal, signalExitCode, stderrLog, waitForSignal } from "./process.js";
 import { PROXY_OPTIONS, runProxyCommand } from "./proxy.js";
 import { printTools } from "./tools.js";
 
@@ -259,6 +259,12 @@ function table(rows: readonly (readonly [string, string])[]): string {
   return rows.map(([left, right]) => `  ${left.padEnd(width)}${right}\n`).join("");
 }
 
+/**
+ * `mcpengine serve`, until SIGTERM or SIGINT; then a graceful stop (docs/operations.md
+ * "Shutdown"): no new connections and `/readyz` 503, GET streams ended with a `retry` hint,
+ * requests under way given up to `drain_timeout`, then the sessions' live state and the backend
+ * connections closed, and exit code 0. A second signal stops at once (128 + its number).
+ */
 async function serve(configFile: string): Promise<number> {
   const config = await loadConfigFile(configFile);
   const gateway = await createGateway(config, { log: stderrLog });
@@ -266,8 +272,22 @@ async function serve(configFile: string): Promise<number> {
   process.stderr.write(
     `mcpengine: ${gateway.tools.length} tools, MCP endpoint ${listener.url}${config.path}\n`,
   );
-  await waitForSignal();
-  await listener.close();
+  const signal = await waitForSignal();
+  const limit = `${config.drainTimeoutMs / 1000}s`;
+  stderrLog(`${signal}: draining (up to ${limit}); send it again to stop at once`);
+  const unlisten = onSignal((again) => {
+    stderrLog(`${again} during the drain: stopping now`);
+    process.exit(signalExitCode(again));
+  });
+  try {
+    if (!(await listener.drain(config.drainTimeoutMs))) {
+      stderrLog(`requests still running after drain_timeout (${limit}) are cut off`);
+    }
+    await listener.close();
+  } finally {
+    unlisten();
+  }
+  stderrLog("stopped");
   return 0;
 }
 

@@ -46,6 +46,14 @@ export interface McpHttp {
    * (the GET stream, or the 2024-11-05 stream), e.g. `notifications/tools/list_changed`.
    */
   broadcast(method: string, params?: JsonObject): void;
+  /**
+   * Begins this replica's drain: the streams held here that it does not
+   * produce (GET streams, streams resumed here) end with an SSE `retry` hint,
+   * so their clients resume on another replica.
+   */
+  drain(): void;
+  /** Requests of sessions running here, answered or not on a connection. */
+  running(): number;
   /** Ends every session and stops timers. */
   close(): void;
 }
@@ -117,6 +125,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     sse: admitted(legacy.sse),
     messages: admitted(legacy.messages),
     sessionCount: () => sessions.count(),
+    drain: () => sessions.drain(),
+    running: () => sessions.running(),
     broadcast(method, params = {}) {
       sessions.broadcast({ jsonrpc: "2.0", method, params });
     },

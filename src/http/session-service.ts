@@ -315,8 +315,8 @@ export function createSessionService(options: SessionServiceOptions) {
       }
     },
     /** Drain: the streams held here that this replica does not produce end with a `retry` hint (see endRelayed). */
-    drain(retryMs: number): void {
-      for (const live of [...local.values()]) streams.endRelayed(live, retryMs);
+    drain(): void {
+      for (const live of [...local.values()]) streams.endRelayed(live);
     },
     /** Requests of sessions running on this replica. */
     running(): number {

@@ -8,6 +8,8 @@ import { eventId, SseConnection, sseFrame } from "./sse-connection.js";
 export const STANDALONE = "g";
 /** How often a replica checks that the replica producing a stream it relays is alive (ms). */
 const PRODUCER_CHECK_MS = 2_000;
+/** The SSE `retry` a client is given: how soon to reconnect once a stream ends without its response (ms). */
+const RECONNECT_MS = 1_000;
 
 /** Where a request's answer goes when it is sent as SSE (see {@link Reply}). */
 export interface ReplyStream {
@@ -247,7 +249,7 @@ export function createSessionStreams(ctx: SessionContext) {
 
   /** Priming events exist from 2025-11-25 on (basic/transports "Resumability and Redelivery"). */
   function primeOf(live: LiveSession, stream: string, seq: number) {
-    return live.version >= "2025-11-25" ? { id: eventId(stream, seq), retryMs: 1_000 } : undefined;
+    return live.version >= "2025-11-25" ? { id: eventId(stream, seq), retryMs: RECONNECT_MS } : undefined;
   }
 
   /** The session is closed: every connection attached here ends, and no producer is checked on any more. */
@@ -259,5 +261,22 @@ export function createSessionStreams(ctx: SessionContext) {
     live.attached.clear();
   }
 
-  return { replyStream, notify, deliver, detach, endAttachment, resume, listen, endAll };
+  /**
+   * The replica is stopping (drain): every connection attached here to a
+   * stream this replica does not produce — the GET stream, a stream resumed
+   * here whose request runs elsewhere — ends with an SSE `retry` field, so the
+   * client reconnects after a second (through the balancer, to another
+   * replica) and resumes with Last-Event-ID (MCP 2025-11-25 basic/transports
+   * "Resumability and Redelivery"). Streams of requests running here end with
+   * their response.
+   */
+  function endRelayed(live: LiveSession): void {
+    for (const [stream, a] of [...live.attached]) {
+      if (live.producing.has(stream)) continue;
+      a.conn?.end(`retry: ${RECONNECT_MS}\n\n`);
+      detach(live, stream, a, false);
+    }
+  }
+
+  return { replyStream, notify, deliver, detach, endAttachment, resume, listen, endAll, endRelayed };
 }
