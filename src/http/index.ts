@@ -1,5 +1,11 @@
 export { type BodyResult, readBody } from "./body.js";
-export { createMcpHttp, eventLogBounds, type McpHttp, type StreamableHttpOptions } from "./mcp-http.js";
+export {
+  createMcpHttp,
+  eventLogBounds,
+  type McpHttp,
+  type McpTransport,
+  type StreamableHttpOptions,
+} from "./mcp-http.js";
 export { createMetadataHandler } from "./metadata.js";
 export { createOriginPolicy, type OriginPolicy } from "./origin.js";
 export { refuse } from "./reply.js";

@@ -14,6 +14,7 @@ import { RequestCancelled, sendJson } from "./reply.js";
 import { ownerOf, type SessionService } from "./session-service.js";
 import { SSE_HEADERS } from "./sse.js";
 import { capabilitiesOf, stateOr503 } from "./streamable.js";
+import { withTraceHeaders } from "./trace-headers.js";
 
 /** What the 2024-11-05 handlers need. */
 export interface LegacyContext {
@@ -106,7 +107,7 @@ export function createLegacySse(ctx: LegacyContext) {
     const send = (m: unknown) => sessions.notify(live, m);
     try {
       const response = await server
-        .handle(request, sessions.exchange(live, abort.signal, identity, send))
+        .handle(request, withTraceHeaders(sessions.exchange(live, abort.signal, identity, send), req))
         .catch((err: unknown) =>
           // No HTTP status is left to refuse with: the POST was answered 202.
           err instanceof InsufficientScopeError

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Identity, ResourceServer } from "../auth/index.js";
-import type { McpServer } from "../mcp/index.js";
+import { type McpInterceptor, type McpServer, withInterceptors } from "../mcp/index.js";
 import { createMemorySharedState } from "../sessions/memory.js";
+import { MemoryEventLog } from "../sessions/memory-log.js";
 import type { EventLogBounds, SharedState } from "../sessions/types.js";
 import { createAdmission } from "./admission.js";
 import { readMessage } from "./body.js";
@@ -29,7 +30,20 @@ export interface StreamableHttpOptions {
   readonly legacyMessagesPath?: string;
   /** Where sessions live (Redis for several replicas); in this process's memory by default. */
   readonly state?: SharedState;
+  /**
+   * Interceptors around the core's `handle` for each transport (metrics,
+   * traces, request logs), built once per transport; none by default.
+   */
+  readonly intercept?: (transport: McpTransport) => readonly McpInterceptor[];
 }
+
+/**
+ * How a request reached the core, which decides its HTTP status:
+ * `stateless` (2026-07-28, an error carries its own status), `streamable`
+ * (2025-03-26 … 2025-11-25: 200, 400 for a failed initialize) or `legacy`
+ * (2024-11-05: the POST is answered 202, the response goes on the SSE stream).
+ */
+export type McpTransport = "stateless" | "streamable" | "legacy";
 
 /** The HTTP handlers of the MCP endpoint and the 2024-11-05 HTTP+SSE endpoints. */
 export interface McpHttp {
@@ -41,6 +55,10 @@ export interface McpHttp {
   readonly messages: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /** Sessions (with a shared store: those with live state on this replica). */
   sessionCount(): number;
+  /** SSE streams with a connection attached on this replica. */
+  streamCount(): number;
+  /** Bytes of events kept in this process for replay; undefined when a shared store keeps them. */
+  replayBytes(): number | undefined;
   /**
    * Sends a notification to every session on its stream not tied to a request
    * (the GET stream, or the 2024-11-05 stream), e.g. `notifications/tools/list_changed`.
@@ -73,9 +91,12 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   const state = options.state ?? createMemorySharedState({ bounds: eventLogBounds(limits) });
   const sessions = createSessionService({ state, limits });
   const admitted = createAdmission(options);
-  const sessionEra = createStreamable({ server, auth, sessions });
+  const serverFor = (transport: McpTransport) =>
+    withInterceptors(server, options.intercept?.(transport) ?? []);
+  const stateless = serverFor("stateless");
+  const sessionEra = createStreamable({ server: serverFor("streamable"), auth, sessions });
   const legacy = createLegacySse({
-    server,
+    server: serverFor("legacy"),
     sessions,
     maxBodyBytes: options.maxBodyBytes,
     keepAliveMs: limits.keepAliveMs,
@@ -98,7 +119,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
         res.writeHead(202).end();
         return;
       case "stateless":
-        return serveStateless(server, auth, route, req, res, identity);
+        return serveStateless(stateless, auth, route, req, res, identity);
       case "initialize":
         return sessionEra.initialize(route.request, req, res, identity);
       case "session":
@@ -125,6 +146,8 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     sse: admitted(legacy.sse),
     messages: admitted(legacy.messages),
     sessionCount: () => sessions.count(),
+    streamCount: () => sessions.streamCount(),
+    replayBytes: () => (state.events instanceof MemoryEventLog ? state.events.keptBytes : undefined),
     drain: () => sessions.drain(),
     running: () => sessions.running(),
     broadcast(method, params = {}) {

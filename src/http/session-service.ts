@@ -308,6 +308,15 @@ export function createSessionService(options: SessionServiceOptions) {
       const n = store.count();
       return typeof n === "number" ? n : local.size;
     },
+    /** SSE streams with a connection attached here (a 2024-11-05 stream counts as one). */
+    streamCount(): number {
+      let n = 0;
+      for (const live of local.values()) {
+        for (const a of live.attached.values()) if (a.conn) n++;
+        if (live.legacyRes) n++;
+      }
+      return n;
+    },
     /** A notification to every session on its stream not tied to a request, where that stream is held here. */
     broadcast(message: unknown): void {
       for (const live of local.values()) {

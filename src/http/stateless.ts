@@ -3,6 +3,7 @@ import type { Identity, ResourceServer } from "../auth/index.js";
 import { type McpServer, type StatelessExchange, statelessHttpStatus } from "../mcp/index.js";
 import type { PostRoute } from "./classify.js";
 import { acceptsSse, answer, connectionSignal, header, Reply } from "./reply.js";
+import { traceHeadersOf } from "./trace-headers.js";
 
 /**
  * Serves a 2026-07-28 request (basic/transports "Streamable HTTP"): no session;
@@ -26,6 +27,7 @@ export function serveStateless(
     logLevel: route.logLevel,
     header: (name) => header(req, name),
     notify: (method, p) => reply.send({ jsonrpc: "2.0", method, params: p }),
+    traceHeaders: traceHeadersOf(req),
   };
   return answer(server, auth, reply, route.request, ex, statelessHttpStatus);
 }

@@ -14,6 +14,7 @@ import type { LiveSession } from "./live-session.js";
 import { acceptsSse, answer, header, JSON_HEADERS, Reply, sendJson } from "./reply.js";
 import { ownerOf, type SessionService } from "./session-service.js";
 import { parseEventId } from "./sse-connection.js";
+import { traceHeadersOf, withTraceHeaders } from "./trace-headers.js";
 
 /** What the Streamable HTTP session handlers share. */
 export interface StreamableContext {
@@ -79,7 +80,7 @@ export function createStreamable(ctx: StreamableContext) {
     try {
       // A client that does not accept SSE on this POST cannot receive requests before the result.
       const ex = sessions.exchange(live, abort.signal, identity, (m) => reply.send(m), sse);
-      await answer(server, ctx.auth, reply, request, ex);
+      await answer(server, ctx.auth, reply, request, withTraceHeaders(ex, req));
     } finally {
       sessions.end(live, request.id);
     }
@@ -101,6 +102,7 @@ export function createStreamable(ctx: StreamableContext) {
       clientCapabilities: {},
       logLevel: undefined,
       notify: () => {},
+      traceHeaders: traceHeadersOf(req),
     });
     if ("error" in response) return sendJson(res, 400, response);
     const version = String((response.result as JsonObject).protocolVersion);

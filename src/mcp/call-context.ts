@@ -29,6 +29,7 @@ export async function callContext(
   const token = meta?.progressToken;
   const progressToken = typeof token === "string" || typeof token === "number" ? token : undefined;
   const headers: { [key: string]: string } = identity ? { ...identity } : {};
+  if (ex.backendMetadata) Object.assign(headers, ex.backendMetadata);
   if (id !== undefined) headers["mcpengine-request-id"] = String(id);
   if (progressToken !== undefined) headers["mcpengine-progress-token"] = String(progressToken);
   const ctx: CallContext = {

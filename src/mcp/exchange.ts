@@ -42,6 +42,19 @@ interface ExchangeBase {
   readonly logLevel: LogLevel | undefined;
   /** Sends a notification related to this request (its response stream). */
   notify(method: string, params: JsonObject): void;
+  /** The W3C Trace Context of the HTTP request (`traceparent`, `tracestate` headers), when it carried one. */
+  readonly traceHeaders?: TraceHeaders | undefined;
+  /**
+   * Metadata every backend call made for this request carries: the trace
+   * context of the request's span (set by the tracing interceptor, src/observe).
+   */
+  readonly backendMetadata?: { readonly [key: string]: string } | undefined;
+}
+
+/** W3C Trace Context as headers or metadata (W3C Trace Context §3). */
+export interface TraceHeaders {
+  readonly traceparent: string;
+  readonly tracestate?: string;
 }
 
 /**

@@ -5,12 +5,25 @@ export {
   McpErrorCode,
   statelessHttpStatus,
 } from "./errors.js";
-export type { Era, Exchange, SessionExchange, SessionHooks, StatelessExchange } from "./exchange.js";
+export type {
+  Era,
+  Exchange,
+  SessionExchange,
+  SessionHooks,
+  StatelessExchange,
+  TraceHeaders,
+} from "./exchange.js";
 export { decodeHeaderValue, headerText } from "./headers.js";
 export * from "./jsonrpc.js";
 export { nameParam } from "./methods.js";
 export type { McpServerOptions, ServerInfo } from "./options.js";
-export { createMcpServer, type McpServer } from "./server.js";
+export {
+  createMcpServer,
+  type McpHandle,
+  type McpInterceptor,
+  type McpServer,
+  withInterceptors,
+} from "./server.js";
 export {
   isStatelessVersion,
   isSupportedVersion,

@@ -27,6 +27,33 @@ export interface McpServer {
   setCatalog(catalog: Catalog): void;
 }
 
+/** The core's answer to one request, as transports call it: {@link McpServer.handle}. */
+export type McpHandle = McpServer["handle"];
+
+/**
+ * Cross-cutting work around the core (metrics, traces, logs, limits), as
+ * `(next) => async (request, ex) => …`: it may look at the request and the
+ * exchange, pass another exchange on, and look at the response or the error
+ * (an {@link InsufficientScopeError} is thrown through it to the transport).
+ */
+export type McpInterceptor = (next: McpHandle) => McpHandle;
+
+/**
+ * `server` with `interceptors` around its `handle`, the first outermost; the
+ * rest (`knows`, `close`, `setCatalog`) is the server's own. Without
+ * interceptors, `server` itself.
+ */
+export function withInterceptors(server: McpServer, interceptors: readonly McpInterceptor[]): McpServer {
+  if (interceptors.length === 0) return server;
+  const handle = interceptors.reduceRight<McpHandle>((next, intercept) => intercept(next), server.handle);
+  return {
+    handle,
+    knows: server.knows,
+    close: server.close,
+    setCatalog: server.setCatalog,
+  };
+}
+
 /**
  * Creates the MCP protocol core for a catalog: each request is looked up in the
  * method table (methods.ts) for its era and answered by the method's handler.
