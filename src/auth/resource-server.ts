@@ -23,7 +23,7 @@ export interface ResourceServer {
   /** Absolute URL of the metadata document, as sent in challenges. */
   readonly metadataUrl: string;
   /** Counters for tests and metrics. */
-  stats(): { verified: number; cacheHits: number; introspected: number };
+  stats(): AuthStats;
   /**
    * For readiness probes: whether the IdP's signing keys were fetched at
    * least once (fetching them now if not); with introspection only, whether
@@ -32,12 +32,44 @@ export interface ResourceServer {
   ready(): Promise<{ ok: boolean; detail: string }>;
 }
 
+/** What the resource server counted since it was created. */
+export interface AuthStats {
+  /** JWTs verified by signature (not from the cache). */
+  readonly verified: number;
+  /** Requests whose token was found in the cache of verified tokens. */
+  readonly cacheHits: number;
+  /** Requests whose token had to be verified (a JWT's signature, or introspection). */
+  readonly cacheMisses: number;
+  readonly introspected: number;
+  /**
+   * Requests by outcome: admitted, no token, a malformed header, a refused
+   * token, and tokens refused because the identity provider failed.
+   */
+  readonly outcomes: {
+    readonly ok: number;
+    readonly missing: number;
+    readonly invalid_request: number;
+    readonly invalid_token: number;
+    readonly error: number;
+  };
+}
+
+/** Where the identity provider failed: its metadata, its signing keys, or the introspection endpoint. */
+export type ProviderStage = "discovery" | "jwks" | "introspection";
+
 /** Options of {@link createResourceServer}. */
 export interface ResourceServerOptions {
   /** Public origin of the gateway (for the metadata URL). Default: the audience's origin. */
   readonly publicUrl?: string;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
+  /**
+   * Told each time the identity provider fails a request's verification
+   * (unreachable, an error status, a malformed answer), with the cause. The
+   * token is then refused as `invalid_token` without having been judged:
+   * operators must hear of it, since clients will blame their token.
+   */
+  readonly onProviderFailure?: (stage: ProviderStage, cause: unknown) => void;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -53,7 +85,23 @@ export function createResourceServer(
   const challenges = createChallenges(location.url, settings.scopesSupported);
   const cache = new TokenCache(settings.cacheSize, now);
   const discovery = createDiscovery(settings.issuer, fetchFn);
-  const counters = { verified: 0, cacheHits: 0, introspected: 0 };
+  const counters = { verified: 0, cacheHits: 0, cacheMisses: 0, introspected: 0 };
+  const outcomes = { ok: 0, missing: 0, invalid_request: 0, invalid_token: 0, error: 0 };
+  const onProviderFailure = options.onProviderFailure;
+
+  /** Refusals because the identity provider failed (counted as `error`, not `invalid_token`). */
+  const providerFailures = new WeakSet<AuthFailure>();
+
+  /** Refuses a token because the identity provider failed, and says so. */
+  function providerFailed(stage: ProviderStage, cause: unknown): AuthFailure {
+    outcomes.error++;
+    onProviderFailure?.(stage, cause);
+    const failure = challenges.invalidToken(
+      "the token could not be verified: the identity provider is unavailable",
+    );
+    providerFailures.add(failure);
+    return failure;
+  }
   let jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
 
   /**
@@ -91,9 +139,15 @@ export function createResourceServer(
   }
 
   async function verifyJwt(token: string): Promise<AuthResult> {
+    let keys: Awaited<ReturnType<typeof keySet>>;
+    try {
+      keys = await keySet();
+    } catch (err) {
+      return providerFailed("discovery", err);
+    }
     let payload: JWTPayload;
     try {
-      const result = await jwtVerify(token, await keySet(), {
+      const result = await jwtVerify(token, keys, {
         issuer: settings.issuer,
         audience: settings.audience,
         algorithms: [...settings.algorithms],
@@ -104,6 +158,7 @@ export function createResourceServer(
       });
       payload = result.payload;
     } catch (err) {
+      if (isKeySetFailure(err)) return providerFailed("jwks", err);
       return challenges.invalidToken(describeJoseError(err));
     }
     // RFC 7519 §4.1.6: a token issued in the future (beyond the allowed skew) is not yet valid.
@@ -120,10 +175,18 @@ export function createResourceServer(
     const cfg = settings.introspection;
     if (!cfg)
       return challenges.invalidToken("opaque tokens are not accepted; a JWT access token is required");
-    const endpoint = cfg.endpoint ?? (await discovery()).introspection_endpoint;
+    let endpoint = cfg.endpoint;
+    if (endpoint === undefined) {
+      try {
+        endpoint = (await discovery()).introspection_endpoint;
+      } catch (err) {
+        return providerFailed("discovery", err);
+      }
+    }
     if (!endpoint) return challenges.invalidToken("the issuer offers no introspection endpoint");
     const r = await introspect(fetchFn, endpoint, cfg.clientId, cfg.clientSecret, token);
     counters.introspected++;
+    if ("failure" in r) return providerFailed("introspection", r.failure);
     if ("error" in r) return challenges.invalidToken(r.error);
     const claims = r.claims;
     if (claims.iss !== undefined && claims.iss !== settings.issuer)
@@ -145,6 +208,7 @@ export function createResourceServer(
 
   /** Verifies a token the cache does not hold, and caches its identity under `header` (canonical) until it expires. */
   async function verify(token: string, header: string): Promise<AuthResult> {
+    counters.cacheMisses++;
     const looksJwt = token.split(".").length === 3;
     const result =
       looksJwt && (settings.jwksUri !== undefined || !settings.introspection)
@@ -155,28 +219,42 @@ export function createResourceServer(
       // Introspected tokens are rechecked at least every minute (revocation).
       const until = looksJwt ? exp : Math.min(exp ?? Number.POSITIVE_INFINITY, now() + 60_000);
       if (until !== undefined) cache.set(header, result.identity, until);
+      outcomes.ok++;
+    } else if (!providerFailures.has(result)) {
+      outcomes.invalid_token++;
     }
     return result;
   }
 
   return {
     authenticate(authorization) {
-      if (authorization === undefined || authorization === "") return challenges.missing();
+      if (authorization === undefined || authorization === "") {
+        outcomes.missing++;
+        return challenges.missing();
+      }
       // Identities are cached under the canonical header `Bearer <token>`: the common spelling
       // hits without parsing, and other spellings of the same token (case, spaces) are parsed and
       // find the same entry, so they can neither fill the cache nor be verified again.
       const cached = cache.get(authorization);
       if (cached) {
         counters.cacheHits++;
+        outcomes.ok++;
         return { ok: true, identity: cached };
       }
-      if (!/^Bearer /i.test(authorization)) return challenges.missing();
+      if (!/^Bearer /i.test(authorization)) {
+        outcomes.missing++;
+        return challenges.missing();
+      }
       const m = BEARER.exec(authorization);
-      if (!m?.[1]) return challenges.invalidRequest("malformed Authorization header");
+      if (!m?.[1]) {
+        outcomes.invalid_request++;
+        return challenges.invalidRequest("malformed Authorization header");
+      }
       const canonical = `Bearer ${m[1]}`;
       const known = canonical === authorization ? undefined : cache.get(canonical);
       if (known) {
         counters.cacheHits++;
+        outcomes.ok++;
         return { ok: true, identity: known };
       }
       return verify(m[1], canonical);
@@ -191,7 +269,7 @@ export function createResourceServer(
       }),
     metadataPaths: location.paths,
     metadataUrl: location.url,
-    stats: () => ({ ...counters }),
+    stats: () => ({ ...counters, outcomes: { ...outcomes } }),
     async ready() {
       try {
         if (settings.jwksUri === undefined && settings.introspection) {
@@ -211,6 +289,18 @@ export function createResourceServer(
       }
     },
   };
+}
+
+/**
+ * Whether jose failed to get the issuer's keys rather than judged the token:
+ * the fetch failed (not a JOSE error: a network error), timed out, or the
+ * answer was not a key set (jose's generic error: not 200, not JSON).
+ */
+function isKeySetFailure(err: unknown): boolean {
+  if (!(err instanceof errors.JOSEError)) return true;
+  return (
+    err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || err.code === "ERR_JOSE_GENERIC"
+  );
 }
 
 /** A short, token-free reason for a failed verification. */
