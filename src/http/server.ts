@@ -174,7 +174,7 @@ export async function listen(
   async function drain(timeoutMs: number): Promise<boolean> {
     draining = true;
     // Stops accepting; Node also closes the keep-alive connections that are idle now.
-    server.close();
+    if (server.listening) server.close();
     // Answers still to come close their connection: the client sends its next request elsewhere.
     for (const res of requests) if (!res.headersSent) res.setHeader("connection", "close");
     options.onDrain?.();
