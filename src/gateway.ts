@@ -29,6 +29,15 @@ import {
   InflightLimit,
 } from "./invoke/index.js";
 import { type Catalog, createMcpServer, type McpServer } from "./mcp/index.js";
+import {
+  createObservability,
+  type Logger,
+  logStartup,
+  type MetricsOptions,
+  metricsHandler,
+  type Registry,
+  toolNames,
+} from "./observe/index.js";
 import { createSharedState, type SharedState } from "./sessions/index.js";
 import { VERSION } from "./version.js";
 
@@ -51,6 +60,8 @@ export interface Gateway {
   readonly mcp: McpServer;
   /** The resource server, when auth is configured. */
   readonly auth: ResourceServer | undefined;
+  /** The gateway's metrics (served on `/metrics`), unless turned off. */
+  readonly metrics: Registry | undefined;
   /** Each configured backend, in config order. */
   backends(): readonly BackendStatus[];
   /**
@@ -65,8 +76,16 @@ export interface Gateway {
 
 /** Options of {@link createGateway} that are not configuration. */
 export interface GatewayOptions {
-  /** Operator messages (a backend not ready, retried, ready); default: none. */
-  readonly log?: (message: string) => void;
+  /**
+   * Where the gateway logs (a pino logger: `createLogger` in src/observe):
+   * a line per MCP request at `info`, start-up, backends not ready and
+   * failed backend calls, identity-provider failures; default: nowhere.
+   */
+  readonly logger?: Logger;
+  /** Metrics on `/metrics` (or `metrics_listen`); default on. */
+  readonly metrics?: boolean | MetricsOptions;
+  /** Spans and W3C trace context to backends through `@opentelemetry/api`; default on (a no-op without an SDK). */
+  readonly tracing?: boolean;
   /** First delay before retrying a backend that was unreachable (doubles up to 30 s; default 1 s). */
   readonly retryMs?: number;
   /** The shared session state, when made by the caller (replicas in one process, in tests); closed by its maker. */
@@ -97,7 +116,8 @@ interface BackendSlot {
  * invalid, or a backend without reflection, remain start-up errors.
  */
 export async function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
-  const log = options.log ?? (() => {});
+  const observe = createObservability(options);
+  const logger = observe.logger;
   const firstRetryMs = options.retryMs ?? 1_000;
   const slots: BackendSlot[] = config.backends.map((b) => ({ config: b }));
   /** Backend calls in flight over all backends (each backend also has its own bound). */
@@ -153,6 +173,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       timeoutMs: b.timeoutMs,
       validator: createArgumentValidator(loaded.registry),
     };
+    slot.handle = observe.backend(slot.handle);
     delete slot.error;
     return "ready";
   }
@@ -171,7 +192,10 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
 
   function retry(slot: BackendSlot, delayMs: number): void {
     if (closed) return;
-    log(`backend "${slot.config.name}" is not ready (${slot.error}); retrying in ${formatMs(delayMs)}`);
+    logger.warn(
+      { backend: slot.config.name, error: slot.error, retryIn: formatMs(delayMs) },
+      `backend "${slot.config.name}" is not ready; retrying in ${formatMs(delayMs)}`,
+    );
     slot.timer = setTimeout(async () => {
       delete slot.timer;
       if (closed) return;
@@ -180,9 +204,10 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         const next = catalog();
         current = next;
         mcp.setCatalog(next);
+        observe.metrics?.catalogSwapped();
         http.broadcast("notifications/tools/list_changed");
         const count = next.tools.filter((t) => t.backend === slot.config.name).length;
-        log(`backend "${slot.config.name}" is ready: ${count} tools`);
+        logger.info({ backend: slot.config.name, tools: count }, `backend "${slot.config.name}" is ready`);
       } catch (err) {
         // Reachable now, but its descriptors are unusable (or clash with another backend's): an
         // operator must act; keep serving the others and try again later.
@@ -198,7 +223,10 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   const states = await Promise.all(slots.map(load));
   let current = catalog();
   const auth = config.auth
-    ? createResourceServer(config.auth, config.publicUrl ? { publicUrl: config.publicUrl } : {})
+    ? createResourceServer(config.auth, {
+        ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+        onProviderFailure: (stage, cause) => observe.providerFailure(stage, cause),
+      })
     : undefined;
   const mcp = createMcpServer({
     info: { name: config.serverName, version: VERSION },
@@ -228,6 +256,8 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     }),
     limits: config.sessions,
     legacyMessagesPath: "/messages",
+    intercept: (transport) =>
+      observe.interceptors(transport, mcp.knows, (name) => toolNames(current.tools).has(name)),
     ...(auth ? { auth } : {}),
     ...(state ? { state } : {}),
   });
@@ -236,6 +266,16 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     ["/sse", http.sse],
     ["/messages", http.messages],
   ]);
+  observe.metrics?.setSources({
+    sessions: () => http.sessionCount(),
+    streams: () => http.streamCount(),
+    replayBytes: () => http.replayBytes(),
+    ...(auth ? { auth: () => auth.stats() } : {}),
+    backends: () => slots.map((s) => ({ name: s.config.name, ready: s.handle !== undefined })),
+    tools: () => current.tools.length,
+  });
+  const metricsRoute = observe.metrics ? metricsHandler(observe.metrics.registry) : undefined;
+  if (metricsRoute && !config.metricsListen) routes.set("/metrics", metricsRoute);
   if (auth) {
     const metadata = createMetadataHandler(auth);
     for (const path of auth.metadataPaths) routes.set(path, metadata);
@@ -257,6 +297,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     http,
     mcp,
     auth,
+    metrics: observe.metrics?.registry,
     backends: () =>
       slots.map((s) =>
         s.handle
@@ -269,6 +310,15 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       await ownState?.close();
     },
     async listen() {
+      // A separate metrics listener (`metrics_listen`) serves /metrics (and /healthz) only.
+      const metricsListener =
+        metricsRoute && config.metricsListen
+          ? await listen(
+              config.metricsListen.host,
+              config.metricsListen.port,
+              new Map([["/metrics", metricsRoute]]),
+            )
+          : undefined;
       const listener = await listen(config.host, config.port, routes, {
         maxConnections: config.maxConnections,
         requestTimeoutMs: config.requestTimeoutMs,
@@ -290,6 +340,22 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         },
         busy: () => http.running(),
       });
+      logStartup(logger, {
+        url: `${listener.url}${config.path}`,
+        backends: slots.map((s) => ({
+          name: s.config.name,
+          ready: s.handle !== undefined,
+          tools: current.tools.filter((t) => t.backend === s.config.name).length,
+        })),
+        ...(config.auth ? { issuer: config.auth.issuer } : {}),
+        store: config.store.kind,
+        metrics: metricsListener
+          ? `${metricsListener.url}/metrics`
+          : metricsRoute
+            ? `${listener.url}/metrics`
+            : "off",
+        tracing: options.tracing !== false,
+      });
       return {
         server: listener.server,
         url: listener.url,
@@ -300,6 +366,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         close: async () => {
           stopRetries();
           http.close();
+          await metricsListener?.close();
           await listener.close();
           await ownState?.close();
         },

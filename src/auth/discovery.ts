@@ -28,7 +28,9 @@ export async function discover(issuer: string, fetchFn: typeof fetch): Promise<S
         signal: AbortSignal.timeout(10_000),
       });
     } catch (err) {
-      problems.push(`${candidate}: ${(err as Error).message}`);
+      // undici's message is only "fetch failed"; its cause says why (ECONNREFUSED, a DNS failure…).
+      const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
+      problems.push(`${candidate}: ${(err as Error).message}${cause}`);
       continue;
     }
     if (!res.ok) {

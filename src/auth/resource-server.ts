@@ -103,6 +103,8 @@ export function createResourceServer(
     return failure;
   }
   let jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  /** Where the key set is fetched from, once known (for failure reports). */
+  let jwksLocation = settings.jwksUri ?? "";
 
   /**
    * The issuer's key set, built once: concurrent first requests share one
@@ -113,6 +115,7 @@ export function createResourceServer(
     jwks ??= (async () => {
       const uri = settings.jwksUri ?? (await discovery()).jwks_uri;
       if (!uri) throw new Error(`the issuer ${settings.issuer} publishes no jwks_uri`);
+      jwksLocation = uri;
       return createRemoteJWKSet(new URL(uri), {
         cooldownDuration: settings.jwksCooldownMs,
         cacheMaxAge: 10 * 60_000,
@@ -158,7 +161,9 @@ export function createResourceServer(
       });
       payload = result.payload;
     } catch (err) {
-      if (isKeySetFailure(err)) return providerFailed("jwks", err);
+      if (isKeySetFailure(err)) {
+        return providerFailed("jwks", new Error(`cannot fetch the key set ${jwksLocation}`, { cause: err }));
+      }
       return challenges.invalidToken(describeJoseError(err));
     }
     // RFC 7519 §4.1.6: a token issued in the future (beyond the allowed skew) is not yet valid.

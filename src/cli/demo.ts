@@ -1,7 +1,8 @@
 import { parseConfig } from "../config/index.js";
 import { createGateway } from "../gateway.js";
+import { createLogger } from "../observe/index.js";
 import type { OptionSpecs, OptionValues } from "./options.js";
-import { stderrLog, waitForSignal } from "./process.js";
+import { waitForSignal } from "./process.js";
 
 /** The options of `mcpengine demo`, each with its default. */
 export const DEMO_OPTIONS = {
@@ -46,7 +47,7 @@ export async function runDemo(values: OptionValues<typeof DEMO_OPTIONS>): Promis
       }),
       { source: "demo" },
     );
-    const gateway = await createGateway(config, { log: stderrLog });
+    const gateway = await createGateway(config, { logger: createLogger({ format: "pretty" }) });
     const listener = await gateway.listen();
     const url = `${listener.url}${config.path}`;
     process.stderr.write(

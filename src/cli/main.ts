@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile } from "../config/index.js";
 import { createGateway } from "../gateway.js";
+import { createLogger, isLogFormat, isLogThreshold, LOG_THRESHOLDS, redactText } from "../observe/index.js";
 import { VERSION } from "../version.js";
 import { DEMO_OPTIONS, runDemo } from "./demo.js";
 import type { OptionSpec, OptionSpecs, OptionValues } from "./options.js";
@@ -28,8 +29,22 @@ const COMMANDS: readonly Command[] = [
   defineCommand({
     name: "serve",
     summary: "Run the MCP gateway in front of the configured gRPC backends",
-    options: { config: CONFIG },
-    run: (v) => serve(v.config),
+    options: {
+      config: CONFIG,
+      "log-level": {
+        type: "string",
+        value: "level",
+        default: "info",
+        help: `Least severe log line written: ${LOG_THRESHOLDS.join(", ")} (info has a line per request)`,
+      },
+      "log-format": {
+        type: "string",
+        value: "format",
+        default: "json",
+        help: "Log lines as json (one object per line) or pretty (for a terminal)",
+      },
+    },
+    run: (v) => serve(v.config, v["log-level"], v["log-format"]),
   }),
   defineCommand({
     name: "tools",
@@ -173,7 +188,8 @@ function defineCommand<O extends OptionSpecs>(spec: {
           try {
             return await spec.run(parsed.values, parsed.positionals);
           } catch (err) {
-            process.stderr.write(`${prefix}: ${failure(err)}\n`);
+            // A configuration error may quote a value, and a value may be a secret.
+            process.stderr.write(`${prefix}: ${redactText(failure(err))}\n`);
             return 1;
           }
       }
@@ -265,9 +281,15 @@ function table(rows: readonly (readonly [string, string])[]): string {
  * requests under way given up to `drain_timeout`, then the sessions' live state and the backend
  * connections closed, and exit code 0. A second signal stops at once (128 + its number).
  */
-async function serve(configFile: string): Promise<number> {
+async function serve(configFile: string, level: string, format: string): Promise<number> {
+  if (!isLogThreshold(level) || !isLogFormat(format)) {
+    const [option, value] = isLogThreshold(level) ? ["--log-format", format] : ["--log-level", level];
+    process.stderr.write(`mcpengine serve: ${option} "${value}" is not one of the values --help lists\n`);
+    return 2;
+  }
+  const logger = createLogger({ level, format });
   const config = await loadConfigFile(configFile);
-  const gateway = await createGateway(config, { log: stderrLog });
+  const gateway = await createGateway(config, { logger, metrics: { process: true } });
   const listener = await gateway.listen();
   process.stderr.write(
     `mcpengine: ${gateway.tools.length} tools, MCP endpoint ${listener.url}${config.path}\n`,
@@ -293,7 +315,7 @@ async function serve(configFile: string): Promise<number> {
 
 async function tools(configFile: string, json: boolean): Promise<number> {
   const config = await loadConfigFile(configFile);
-  const gateway = await createGateway(config, { log: stderrLog });
+  const gateway = await createGateway(config, { logger: createLogger({ level: "warn", format: "pretty" }) });
   printTools(gateway.tools, json);
   await gateway.close();
   return 0;

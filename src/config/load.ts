@@ -67,6 +67,8 @@ export interface GatewayConfig {
   readonly stateKey?: Uint8Array;
   /** Where the shared state of sessions lives (`store`); in memory when the section is absent. */
   readonly store: StoreSettings;
+  /** A separate listener for `/metrics` (`metrics_listen`); absent: on the main listener. */
+  readonly metricsListen?: { readonly host: string; readonly port: number };
   /** How long requests under way may run on after SIGTERM/SIGINT (`drain_timeout`). */
   readonly drainTimeoutMs: number;
   /** HTTPS on the listener (`tls`); plain HTTP when absent. */
@@ -144,6 +146,14 @@ export function parseConfig(
   const host = m[1].replace(/^\[(.*)\]$/, "$1");
   const port = Number(m[2]);
   if (port > 65535) throw invalid("listen", `port ${port} is out of range`);
+  let metricsListen: GatewayConfig["metricsListen"];
+  if (msg.metricsListen) {
+    const mm = /^(.*):(\d+)$/.exec(msg.metricsListen);
+    if (!mm?.[1] || !mm[2])
+      throw invalid("metrics_listen", `must be "host:port", got "${msg.metricsListen}"`);
+    if (Number(mm[2]) > 65535) throw invalid("metrics_listen", `port ${mm[2]} is out of range`);
+    metricsListen = { host: mm[1].replace(/^\[(.*)\]$/, "$1"), port: Number(mm[2]) };
+  }
   const path = msg.path || "/mcp";
   if (!path.startsWith("/")) throw invalid("path", `must start with "/", got "${path}"`);
   if (msg.backends.length === 0) throw invalid("backends", "at least one backend is required");
@@ -261,6 +271,7 @@ export function parseConfig(
     maxConnections: msg.maxConnections || 1024,
     maxInflight: msg.maxInflight || 4_096,
     requestTimeoutMs,
+    ...(metricsListen ? { metricsListen } : {}),
     backends,
   };
 }

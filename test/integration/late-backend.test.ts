@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/index.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import type { HttpListener } from "../../src/http/index.js";
+import { createLogger } from "../../src/observe/index.js";
 import { type InteropBackend, startGrpcJsBackend } from "../support/interop/node-backends.js";
 
 /** A loopback port that nothing listens on (yet). */
@@ -30,19 +31,25 @@ describe("a backend that is down when the gateway starts", () => {
 
   it("does not stop the gateway, and its tools reach connected sessions once it is up", async () => {
     const port = await freePort();
-    const logged: string[] = [];
+    const logged: { msg: string; backend?: string; retryIn?: string; tools?: number }[] = [];
+    const logger = createLogger({ sink: { write: (line) => logged.push(JSON.parse(line)) } });
     const config = parseConfig(
       JSON.stringify({
         listen: "127.0.0.1:0",
         backends: [{ name: "late", target: `http://127.0.0.1:${port}`, descriptors: "reflection" }],
       }),
     );
-    gateway = await createGateway(config, { log: (m) => logged.push(m), retryMs: 100 });
+    gateway = await createGateway(config, { logger, retryMs: 100 });
     http = await gateway.listen();
     expect(gateway.backends()).toEqual([
       { name: "late", ready: false, error: expect.stringContaining("late") },
     ]);
-    expect(logged[0]).toMatch(/^backend "late" is not ready \(.+\); retrying in 100ms$/);
+    expect(logged[0]).toMatchObject({
+      msg: 'backend "late" is not ready; retrying in 100ms',
+      backend: "late",
+      retryIn: "100ms",
+      error: expect.stringContaining("late"),
+    });
 
     client = new Client({ name: "late-test", version: "1.0.0" });
     let changed = 0;
@@ -56,7 +63,9 @@ describe("a backend that is down when the gateway starts", () => {
     backend = await startGrpcJsBackend(port);
     await expect.poll(() => changed, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(gateway.backends()).toEqual([{ name: "late", ready: true }]);
-    expect(logged.at(-1)).toBe('backend "late" is ready: 2 tools');
+    expect(logged.filter((l) => l.msg === 'backend "late" is ready')).toEqual([
+      expect.objectContaining({ backend: "late", tools: 2 }),
+    ]);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(["echo", "repeat"]);
     const result = await client.callTool({ name: "echo", arguments: { record: { text: "late" } } });

@@ -130,6 +130,12 @@ export interface Config {
     | Store
     | undefined;
   /**
+   * "host:port" of a separate listener that serves only /metrics (Prometheus
+   * text format) and /healthz, e.g. on an address only the scraper reaches.
+   * Absent: /metrics is served on the main listener.
+   */
+  metricsListen: string;
+  /**
    * On SIGTERM/SIGINT, how long requests under way may run on before what is
    * left is cut off; meanwhile no connection is accepted and /readyz answers
    * 503. Default 10s.
@@ -323,6 +329,7 @@ function createBaseConfig(): Config {
     requestTimeout: undefined,
     maxInflight: 0,
     store: undefined,
+    metricsListen: "",
     drainTimeout: undefined,
     tls: undefined,
   };
@@ -377,6 +384,9 @@ export const Config: MessageFns<Config> = {
     }
     if (message.store !== undefined) {
       Store.encode(message.store, writer.uint32(130).fork()).join();
+    }
+    if (message.metricsListen !== "") {
+      writer.uint32(138).string(message.metricsListen);
     }
     if (message.drainTimeout !== undefined) {
       Duration.encode(message.drainTimeout, writer.uint32(154).fork()).join();
@@ -528,6 +538,14 @@ export const Config: MessageFns<Config> = {
             message.store = Store.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.metricsListen = reader.string();
+            continue;
+          }
           case 19: {
             if (tag !== 154) {
               break;
@@ -614,6 +632,11 @@ export const Config: MessageFns<Config> = {
         ? globalThis.Number(object.max_inflight)
         : 0,
       store: isSet(object.store) ? Store.fromJSON(object.store) : undefined,
+      metricsListen: isSet(object.metricsListen)
+        ? globalThis.String(object.metricsListen)
+        : isSet(object.metrics_listen)
+        ? globalThis.String(object.metrics_listen)
+        : "",
       drainTimeout: isSet(object.drainTimeout)
         ? Duration.fromJSON(object.drainTimeout)
         : isSet(object.drain_timeout)
@@ -673,6 +696,9 @@ export const Config: MessageFns<Config> = {
     if (message.store !== undefined) {
       obj.store = Store.toJSON(message.store);
     }
+    if (message.metricsListen !== "") {
+      obj.metricsListen = message.metricsListen;
+    }
     if (message.drainTimeout !== undefined) {
       obj.drainTimeout = Duration.toJSON(message.drainTimeout);
     }
@@ -707,6 +733,7 @@ export const Config: MessageFns<Config> = {
       : undefined;
     message.maxInflight = object.maxInflight ?? 0;
     message.store = (object.store !== undefined && object.store !== null) ? Store.fromPartial(object.store) : undefined;
+    message.metricsListen = object.metricsListen ?? "";
     message.drainTimeout = (object.drainTimeout !== undefined && object.drainTimeout !== null)
       ? Duration.fromPartial(object.drainTimeout)
       : undefined;
