@@ -1,6 +1,6 @@
 import pino, { type Logger as PinoLogger } from "pino";
 import { prettyLine } from "./pretty.js";
-import { REDACT_PATHS, REDACTED, redactText } from "./redact.js";
+import { redactKeys, redactText } from "./redact.js";
 
 /** The gateway's logger: a pino logger (any pino logger can be given to the gateway). */
 export type Logger = PinoLogger;
@@ -36,7 +36,7 @@ export interface LoggerOptions {
 
 /**
  * Creates the gateway's logger. Every line is redacted twice over before it is
- * written: secret-named keys by pino's `redact`, credential-shaped text by
+ * written: secret-named keys by {@link redactKeys}, credential-shaped text by
  * {@link redactText} over the finished line (redact.ts), so a token inside an
  * error message is caught as surely as one in an `authorization` field.
  * Levels are written by name (`"level":"info"`), readable without pino's tools.
@@ -47,8 +47,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
       level: options.level ?? "info",
-      redact: { paths: [...REDACT_PATHS], censor: REDACTED },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), log: redactKeys },
     },
     redactingSink(sink, format),
   );

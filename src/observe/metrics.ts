@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter3, Histogram3 } from "./series.js";
 
 /** Auth outcomes counted by `mcpengine_auth_requests_total` (RFC 6750 §3.1 error codes, plus ours). */
 export type AuthOutcome =
@@ -73,26 +74,27 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   let insufficientScope = 0;
   const registers = [registry];
 
-  const requests = new Counter({
-    name: "mcpengine_requests_total",
-    help: "MCP requests answered, by era, method and outcome (ok, tool_error, input_required, cancelled, insufficient_scope, or the JSON-RPC error code)",
-    labelNames: ["era", "method", "outcome"],
-    registers,
-  });
-  const duration = new Histogram({
-    name: "mcpengine_request_duration_seconds",
-    help: "Time to answer an MCP request, by era, method and tool (tools/call only)",
-    labelNames: ["era", "method", "tool"],
-    buckets: REQUEST_BUCKETS,
-    registers,
-  });
-  const backendDuration = new Histogram({
-    name: "mcpengine_backend_rpc_duration_seconds",
-    help: "Backend RPCs by backend, method (package.Service/Method) and gRPC status code, and their duration",
-    labelNames: ["backend", "method", "code"],
-    buckets: REQUEST_BUCKETS,
-    registers,
-  });
+  // The three metrics of every request: series found by label values, not by hashing (series.ts).
+  const requests = new Counter3(
+    "mcpengine_requests_total",
+    "MCP requests answered, by era, method and outcome (ok, tool_error, input_required, cancelled, insufficient_scope, or the JSON-RPC error code)",
+    ["era", "method", "outcome"],
+    registry,
+  );
+  const duration = new Histogram3(
+    "mcpengine_request_duration_seconds",
+    "Time to answer an MCP request, by era, method and tool (tools/call only)",
+    ["era", "method", "tool"],
+    REQUEST_BUCKETS,
+    registry,
+  );
+  const backendDuration = new Histogram3(
+    "mcpengine_backend_rpc_duration_seconds",
+    "Backend RPCs by backend, method (package.Service/Method) and gRPC status code, and their duration",
+    ["backend", "method", "code"],
+    REQUEST_BUCKETS,
+    registry,
+  );
   new Counter({
     name: "mcpengine_auth_requests_total",
     help: "Bearer-token checks by outcome: ok, missing, invalid_request, invalid_token, insufficient_scope, error (the identity provider failed)",
@@ -171,11 +173,11 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   return {
     registry,
     request(era, method, tool, outcome, seconds) {
-      requests.inc({ era, method, outcome });
-      duration.observe({ era, method, tool }, seconds);
+      requests.inc(era, method, outcome);
+      duration.observe(era, method, tool, seconds);
     },
     backendCall(backend, method, code, seconds) {
-      backendDuration.observe({ backend, method, code }, seconds);
+      backendDuration.observe(backend, method, code, seconds);
     },
     insufficientScope() {
       insufficientScope++;
