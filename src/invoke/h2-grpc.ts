@@ -1,11 +1,4 @@
-import {
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  connect,
-  constants,
-  type Http2Session,
-  type IncomingHttpHeaders,
-} from "node:http2";
+import { type ClientHttp2Stream, constants, type IncomingHttpHeaders } from "node:http2";
 import {
   create,
   type DescMessage,
@@ -25,7 +18,11 @@ import {
   type Transport,
   type UnaryResponse,
 } from "@connectrpc/connect";
+import type { TlsConnectOptions } from "./backend-tls.js";
 import { trailerStatus } from "./grpc-status.js";
+import { type ConnectionPoolOptions, createConnectionPool } from "./h2-connections.js";
+import { httpStatusCode, resetError } from "./h2-errors.js";
+import type { StaticHeaders } from "./static-headers.js";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
@@ -73,24 +70,6 @@ const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Messages a streaming reader may lag behind before the HTTP/2 stream is paused. */
 const HIGH_WATER = 64;
 
-/**
- * Flow control and memory of each backend connection, chosen rather than
- * inherited. Node stops crediting a stream's window while its reader is
- * paused, so unread reply bytes per connection stay below the connection
- * window (16 MiB) and per call below the stream window (1 MiB; Node's 64 KiB
- * default costs a round trip every 64 KiB of a large reply).
- * `maxSessionMemory` (in MiB; Node's default is 10) is only Node's guard
- * against a peer that ignores flow control: past it Node refuses the
- * connection's new streams with ENHANCE_YOUR_CALM, which with a 10 MiB limit
- * one abandoned large reply was enough to trigger.
- */
-const STREAM_WINDOW = 1024 * 1024;
-const CONNECTION_WINDOW = 16 * 1024 * 1024;
-const SESSION_MEMORY_MIB = 256;
-
-/** The error code of the GOAWAY each connection received, when it was not NO_ERROR. */
-const goaways = new WeakMap<Http2Session, number>();
-
 /** Options of the HTTP/2 gRPC client. */
 export interface H2GrpcOptions {
   /** `http://host:port` (h2c) or `https://host:port` (TLS), optionally with a path prefix. */
@@ -99,6 +78,20 @@ export interface H2GrpcOptions {
   readonly name?: string;
   /** Most bytes of one reply message (default 64 MiB). */
   readonly maxMessageBytes?: number;
+  /** TLS settings of an `https://` backend: CA, client certificate, server name (default: the system's CAs). */
+  readonly tls?: TlsConnectOptions | undefined;
+  /** Metadata sent with every call; the caller's metadata of the same name wins. */
+  readonly headers?: StaticHeaders | undefined;
+  /** Interval of HTTP/2 keep-alive PINGs (default 0: none). */
+  readonly keepaliveMs?: number | undefined;
+  /** Connections and their timings (defaults in {@link createConnectionPool}); tests shorten them. */
+  readonly connections?: Pick<ConnectionPoolOptions, "maxConnections" | "connectTimeoutMs" | "downMs">;
+}
+
+/** The gateway's gRPC client: a Connect `Transport` whose connections `close()` ends. */
+export interface H2GrpcTransport extends Transport {
+  /** Destroys the backend's connections: calls in flight fail with UNAVAILABLE, and so do later ones. */
+  close(): void;
 }
 
 /** What a call does with the reply messages and the end of the call. */
@@ -116,8 +109,9 @@ interface CallControl {
 }
 
 /**
- * A lean gRPC client over one HTTP/2 connection per backend (the gRPC over
- * HTTP/2 wire protocol: length-prefixed messages, status in trailers). It
+ * A lean gRPC client over HTTP/2 connections to one backend (the gRPC over
+ * HTTP/2 wire protocol: length-prefixed messages, status in trailers; the
+ * connections are {@link createConnectionPool}'s). It
  * implements Connect's `Transport` so that everything above it is unchanged,
  * but keeps the per-call path to one HTTP/2 stream, one buffer and no web
  * streams: the gateway's hot path. Errors, including `google.rpc.Status`
@@ -126,58 +120,35 @@ interface CallControl {
  *
  * Nothing a backend sends can throw out of an HTTP/2 event listener: a reply
  * that is not a valid message of the method's output type, a broken frame or
- * a malformed status each end only their own call. A connection whose peer
- * refuses new streams is replaced, and the refused call is sent once more on
- * the new connection.
+ * a malformed status each end only their own call. A stream the peer refuses
+ * is sent once more, on a new connection unless the peer's stream limit
+ * explains the refusal.
+ *
+ * `headers` go with every call under the caller's metadata: a name the caller
+ * sends (identity, request ids) keeps the caller's value.
  */
-export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
+export function createH2GrpcTransport(options: H2GrpcOptions): H2GrpcTransport {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
   const authority = new URL(baseUrl);
   const pathPrefix = authority.pathname.replace(/\/+$/, "");
   const label = options.name ? `backend "${options.name}"` : authority.origin;
   const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
-  let session: ClientHttp2Session | undefined;
+  const pool = createConnectionPool({
+    ...options.connections,
+    origin: authority.origin,
+    label,
+    tls: options.tls,
+    keepaliveMs: options.keepaliveMs,
+  });
+  /** The request headers every call starts from, when the backend has static metadata. */
+  const fixedHeaders =
+    options.headers && Object.keys(options.headers).length > 0
+      ? { ...options.headers, ...protocolHeaders() }
+      : undefined;
 
-  function ensureSession(): ClientHttp2Session {
-    if (session && !session.closed && !session.destroyed) return session;
-    const s = connect(authority.origin, {
-      maxSessionMemory: SESSION_MEMORY_MIB,
-      settings: { initialWindowSize: STREAM_WINDOW },
-    });
-    s.on("error", () => {});
-    s.once("connect", () => {
-      try {
-        s.setLocalWindowSize(CONNECTION_WINDOW);
-      } catch {
-        // The session closed in the meantime; the next call opens another.
-      }
-    });
-    const drop = () => retire(s);
-    s.on("close", drop);
-    s.on("goaway", (code: number) => {
-      // Kept to say why the calls on it fail: Node reports only "Session closed with error code 2".
-      if (code !== constants.NGHTTP2_NO_ERROR) goaways.set(s, code);
-      drop();
-    });
-    s.unref();
-    session = s;
-    return s;
-  }
-
-  /** Stops using a connection: calls in flight on it finish, new ones open another. */
-  function retire(s: Http2Session): void {
-    if (session === s) session = undefined;
-    if (!s.closed && !s.destroyed) s.close();
-  }
-
-  /** Writes the request on a new HTTP/2 stream. */
+  /** Writes the request on a new HTTP/2 stream; throws (UNAVAILABLE) if none can be opened. */
   function request(path: string, headers: { [k: string]: string }, frame: Buffer): ClientHttp2Stream {
-    let stream: ClientHttp2Stream;
-    try {
-      stream = ensureSession().request({ ...headers, [constants.HTTP2_HEADER_PATH]: path }, REQUEST_OPTIONS);
-    } catch (err) {
-      throw new ConnectError(`cannot reach ${label}: ${(err as Error).message}`, Code.Unavailable);
-    }
+    const stream = pool.request({ ...headers, [constants.HTTP2_HEADER_PATH]: path }, REQUEST_OPTIONS);
     stream.end(frame);
     return stream;
   }
@@ -196,11 +167,7 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
     sink: CallSink<MessageShape<O>>,
   ): CallControl {
     const path = `${pathPrefix}/${method.parent.typeName}/${method.name}`;
-    const headers: { [k: string]: string } = {
-      [constants.HTTP2_HEADER_METHOD]: "POST",
-      "content-type": "application/grpc+proto",
-      te: "trailers",
-    };
+    const headers: { [k: string]: string } = fixedHeaders ? { ...fixedHeaders } : protocolHeaders();
     if (timeoutMs !== undefined && timeoutMs > 0) headers["grpc-timeout"] = `${Math.ceil(timeoutMs)}m`;
     if (header) addHeaders(headers, header);
     const message = isMessage(input, method.input) ? input : create(method.input, input);
@@ -336,7 +303,7 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
           // servers answer ENHANCE_YOUR_CALM once their session memory is spent). Either way the
           // stream was refused before the request was dispatched, so one more try on a new
           // connection is safe; our own memory limit is set far above what flow control lets in.
-          if (owner) retire(owner);
+          if (owner) pool.refused(owner, code);
           if (!responseHeaders && !retried) {
             retried = true;
             try {
@@ -351,9 +318,7 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
           return fail(resetError(label, code));
         }
         // The connection failed under the call: UNAVAILABLE, as gRPC reports a transport failure.
-        const away = owner ? goaways.get(owner) : undefined;
-        const why = away === undefined ? err.message : `the backend sent GOAWAY ${h2ErrorName(away)}`;
-        fail(new ConnectError(`the connection to ${label} failed: ${why}`, Code.Unavailable));
+        fail(pool.failure(owner, err));
       });
       s.on("close", () => {
         if (!current()) return;
@@ -361,11 +326,7 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
         const status =
           trailers ?? (responseHeaders?.["grpc-status"] !== undefined ? responseHeaders : undefined);
         if (!status) {
-          if (!owner || owner.destroyed) {
-            return finish(
-              new ConnectError(`the connection to ${label} closed before the call ended`, Code.Unavailable),
-            );
-          }
+          if (!owner || owner.destroyed) return finish(pool.failure(owner));
           // The backend ended the stream (END_STREAM, or a reset Node reports without an error event:
           // NO_ERROR, CANCEL) without the trailers that carry the status.
           return finish(
@@ -399,6 +360,8 @@ export function createH2GrpcTransport(options: H2GrpcOptions): Transport {
   }
 
   return {
+    close: () => pool.close(),
+
     unary<I extends DescMessage, O extends DescMessage>(
       method: DescMethodUnary<I, O>,
       signal: AbortSignal | undefined,
@@ -521,79 +484,17 @@ function addHeaders(target: { [k: string]: string }, init: NonNullable<HeadersIn
   }
 }
 
+/** The headers of every gRPC request (PROTOCOL-HTTP2 "Requests"), as a new object. */
+function protocolHeaders(): { [k: string]: string } {
+  return {
+    [constants.HTTP2_HEADER_METHOD]: "POST",
+    "content-type": "application/grpc+proto",
+    te: "trailers",
+  };
+}
+
 /** `application/grpc`, optionally `+proto` or another subtype, and parameters (PROTOCOL-HTTP2 "Content-Type"). */
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:[+;\s]|$)/i;
-
-/**
- * The error of a stream the backend reset (RST_STREAM) before its status, as
- * gRPC maps HTTP/2 error codes (PROTOCOL-HTTP2 "Errors"): REFUSED_STREAM is
- * UNAVAILABLE (nothing was processed), CANCEL CANCELLED, ENHANCE_YOUR_CALM
- * RESOURCE_EXHAUSTED, INADEQUATE_SECURITY PERMISSION_DENIED, any other INTERNAL.
- */
-function resetError(label: string, rstCode: number | undefined): ConnectError {
-  const name = h2ErrorName(rstCode);
-  switch (rstCode) {
-    case constants.NGHTTP2_REFUSED_STREAM:
-      return new ConnectError(`${label} refused the call (RST_STREAM ${name})`, Code.Unavailable);
-    case constants.NGHTTP2_CANCEL:
-      return new ConnectError(`${label} cancelled the call (RST_STREAM ${name})`, Code.Canceled);
-    case constants.NGHTTP2_ENHANCE_YOUR_CALM:
-      return new ConnectError(
-        `${label} reset the call (RST_STREAM ${name}): it considers the gateway is using excessive resources`,
-        Code.ResourceExhausted,
-      );
-    case constants.NGHTTP2_INADEQUATE_SECURITY:
-      return new ConnectError(
-        `${label} reset the call (RST_STREAM ${name}): the connection is not secure enough`,
-        Code.PermissionDenied,
-      );
-    default:
-      return new ConnectError(`${label} reset the call (RST_STREAM ${name})`, Code.Internal);
-  }
-}
-
-/** The name of an HTTP/2 error code (RFC 9113 §7), e.g. `INTERNAL_ERROR`. */
-function h2ErrorName(code: number | undefined): string {
-  return H2_ERRORS[code ?? -1] ?? `error code ${code}`;
-}
-
-const H2_ERRORS: { readonly [code: number]: string } = [
-  "NO_ERROR",
-  "PROTOCOL_ERROR",
-  "INTERNAL_ERROR",
-  "FLOW_CONTROL_ERROR",
-  "SETTINGS_TIMEOUT",
-  "STREAM_CLOSED",
-  "FRAME_SIZE_ERROR",
-  "REFUSED_STREAM",
-  "CANCEL",
-  "COMPRESSION_ERROR",
-  "CONNECT_ERROR",
-  "ENHANCE_YOUR_CALM",
-  "INADEQUATE_SECURITY",
-  "HTTP_1_1_REQUIRED",
-];
-
-/** gRPC's mapping of HTTP statuses seen instead of a gRPC response (doc/http-grpc-status-mapping.md). */
-function httpStatusCode(status: number): Code {
-  switch (status) {
-    case 400:
-      return Code.Internal;
-    case 401:
-      return Code.Unauthenticated;
-    case 403:
-      return Code.PermissionDenied;
-    case 404:
-      return Code.Unimplemented;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return Code.Unavailable;
-    default:
-      return Code.Unknown;
-  }
-}
 
 /**
  * A response whose header and trailer are built only if someone reads them

@@ -1,3 +1,4 @@
+export { type BackendTls, readBackendTls, type TlsConnectOptions } from "./backend-tls.js";
 export {
   type BackendHandle,
   type CallContext,
@@ -7,13 +8,16 @@ export {
   type ProgressUpdate,
 } from "./call.js";
 export * from "./content.js";
-export { createH2GrpcTransport } from "./h2-grpc.js";
+export { createH2GrpcTransport, type H2GrpcTransport } from "./h2-grpc.js";
 export { InflightLimit } from "./inflight.js";
 export * from "./input.js";
+export { type RetryPolicy, withRetries } from "./retry.js";
 export { describeRpcError } from "./rich-status.js";
+export { checkStaticHeaders, type StaticHeaders } from "./static-headers.js";
 export { STATUS_TABLE, type StatusMapping, statusMapping } from "./status-map.js";
 export {
   type BackendProtocol,
+  type BackendTransport,
   createBackendTransport,
   createReflectionTransport,
   type TransportOptions,

@@ -44,6 +44,9 @@ beforeAll(async () => {
           descriptors: IMAGE_PATH,
           services: ["mcpengine.testing.v1.InventoryService"],
           timeout: `${DEADLINE_MS / 1000}s`,
+          // One attempt per call: each case checks how one call ends on its fault. Retries of
+          // idempotent calls on these faults: test/integration/backend-connections.test.ts.
+          maxAttempts: 1,
         },
       ],
     }),

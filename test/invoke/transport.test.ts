@@ -64,3 +64,26 @@ describe.each<BackendProtocol>(["grpc", "connect", "grpc-web"])("a %s backend", 
     expect(Number.parseInt(header ?? "", 10)).toBeLessThanOrEqual(1_500);
   });
 });
+
+describe.each<BackendProtocol>(["grpc", "connect", "grpc-web"])(
+  "closing a %s backend's transport",
+  (protocol) => {
+    it.each([1, 3])("ends its connections, with max_attempts %i", async (maxAttempts) => {
+      if (!echoTool) throw new Error("no echo tool");
+      const registry = imageRegistry();
+      const server = protocol === "grpc-web" ? http1 : h2c;
+      const transport = createBackendTransport({ target: server.url, protocol, maxAttempts });
+      const backend = {
+        name: "echo",
+        transport,
+        registry,
+        timeoutMs: 1_500,
+        validator: createArgumentValidator(registry),
+      };
+      const outcome = await callTool(echoTool, { sink: { text: "hi" } }, backend);
+      expect("done" in outcome && !outcome.done.isError).toBe(true);
+      transport.close();
+      transport.close();
+    });
+  },
+);
