@@ -99,6 +99,8 @@ interface BackendSlot {
   readonly config: BackendConfig;
   services?: BackendServices["services"];
   handle?: BackendHandle;
+  /** Ends the backend's connections (those of the handle's transport). */
+  closeConnections?: () => void;
   error?: string;
   timer?: NodeJS.Timeout;
 }
@@ -135,7 +137,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         loaded = await loadDescriptors({ ...b.descriptors, origin });
       } else {
         // Reflection is a gRPC service: always asked over gRPC, whatever the backend's call protocol.
-        reflection = createReflectionTransport(b.target);
+        reflection = createReflectionTransport(b.target, { tls: b.tls, headers: b.headers });
         loaded = await loadDescriptors({
           kind: "reflection",
           transport: reflection.transport,
@@ -159,14 +161,20 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       }
     }
     slot.services = services;
+    const transport = createBackendTransport({
+      target: b.target,
+      name: b.name,
+      protocol: b.protocol,
+      maxMessageBytes: config.maxResultBytes,
+      tls: b.tls,
+      headers: b.headers,
+      keepaliveMs: b.keepaliveMs,
+      maxAttempts: b.maxAttempts,
+    });
+    slot.closeConnections = () => transport.close();
     slot.handle = {
       name: b.name,
-      transport: createBackendTransport({
-        target: b.target,
-        name: b.name,
-        protocol: b.protocol,
-        maxMessageBytes: config.maxResultBytes,
-      }),
+      transport,
       maxResultBytes: config.maxResultBytes,
       limits: [new InflightLimit(b.maxInflight), inflight],
       registry: loaded.registry,
@@ -213,6 +221,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         // operator must act; keep serving the others and try again later.
         delete slot.services;
         delete slot.handle;
+        slot.closeConnections?.();
         slot.error = err instanceof Error ? err.message : String(err);
         retry(slot, MAX_RETRY_MS);
       }
@@ -287,6 +296,10 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     closed = true;
     for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);
   }
+  /** Ends every backend's connections: they would otherwise outlive the gateway. */
+  function closeBackends(): void {
+    for (const slot of slots) slot.closeConnections?.();
+  }
   return {
     get tools() {
       return current.tools;
@@ -307,6 +320,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     async close() {
       stopRetries();
       http.close();
+      closeBackends();
       await ownState?.close();
     },
     async listen() {
@@ -368,6 +382,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
           http.close();
           await metricsListener?.close();
           await listener.close();
+          closeBackends();
           await ownState?.close();
         },
       };

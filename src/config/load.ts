@@ -9,14 +9,15 @@ import {
 } from "../../gen/es/mcpengine/v1/config_pb.js";
 import { AuthConfigError, type AuthSettings, authSettings } from "../auth/index.js";
 import type { BackendProtocol } from "../invoke/index.js";
+import { type BackendConnection, connectionSettings } from "./backend-connection.js";
 import { interpolate } from "./env.js";
 import { ConfigError } from "./error.js";
 import { type ListenerTlsSettings, listenerTlsSettings } from "./listener-tls.js";
 import { readDocument } from "./shape.js";
 import { type StoreSettings, storeSettings } from "./store.js";
 
-/** A backend after defaults are applied. */
-export interface BackendConfig {
+/** A backend after defaults are applied (its connection settings: {@link BackendConnection}). */
+export interface BackendConfig extends BackendConnection {
   readonly name: string;
   readonly target: string;
   /** `reflection`, or an absolute path to a FileDescriptorSet / buf image. */
@@ -186,7 +187,10 @@ export function parseConfig(
       exchangeScopes: b.identity?.exchangeScopes ?? [],
       claims: b.identity?.claims ?? [],
     };
+    const connection = connectionSettings(b, at, opts.baseDir ?? ".");
+    if ("problem" in connection) throw invalid(connection.problem.path, connection.problem.detail);
     return {
+      ...connection.value,
       identity,
       name: b.name,
       target: b.target,

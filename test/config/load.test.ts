@@ -26,6 +26,9 @@ describe("parseConfig", () => {
         maxInflight: 1_024,
         services: [],
         identity: { mode: "none", exchangeScopes: [], claims: [] },
+        headers: {},
+        keepaliveMs: 0,
+        maxAttempts: 3,
       },
     ]);
     expect(c).toMatchObject({

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/config.proto.
  */
 export const file_mcpengine_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEisgQKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlEhYKDm1ldHJpY3NfbGlzdGVuGBEgASgJEjAKDWRyYWluX3RpbWVvdXQYEyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDdGxzGBQgASgLMhkubWNwZW5naW5lLnYxLkxpc3RlbmVyVGxzIigKC0xpc3RlbmVyVGxzEgwKBGNlcnQYASABKAkSCwoDa2V5GAIgASgJIioKBVN0b3JlEg0KBXJlZGlzGAEgASgJEhIKCmtleV9wcmVmaXgYAiABKAkijAIKCFNlc3Npb25zEi8KDGlkbGVfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfc2Vzc2lvbnMYAiABKA0SGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgDIAEoDRItCgprZWVwX2FsaXZlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEm1heF9idWZmZXJlZF9ieXRlcxgFIAEoBBIfChdtYXhfc2Vzc2lvbnNfcGVyX2NsaWVudBgGIAEoDRIwCg1yZXBsaWNhX2xlYXNlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSLrAQoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eRIUCgxtYXhfaW5mbGlnaHQYCCABKA0qiwEKD0JhY2tlbmRQcm90b2NvbBIgChxCQUNLRU5EX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASGQoVQkFDS0VORF9QUk9UT0NPTF9HUlBDEAESHAoYQkFDS0VORF9QUk9UT0NPTF9DT05ORUNUEAISHQoZQkFDS0VORF9QUk9UT0NPTF9HUlBDX1dFQhADYgZwcm90bzM", [file_google_protobuf_duration]);
+  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEisgQKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlEhYKDm1ldHJpY3NfbGlzdGVuGBEgASgJEjAKDWRyYWluX3RpbWVvdXQYEyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDdGxzGBQgASgLMhkubWNwZW5naW5lLnYxLkxpc3RlbmVyVGxzIigKC0xpc3RlbmVyVGxzEgwKBGNlcnQYASABKAkSCwoDa2V5GAIgASgJIioKBVN0b3JlEg0KBXJlZGlzGAEgASgJEhIKCmtleV9wcmVmaXgYAiABKAkijAIKCFNlc3Npb25zEi8KDGlkbGVfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfc2Vzc2lvbnMYAiABKA0SGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgDIAEoDRItCgprZWVwX2FsaXZlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEm1heF9idWZmZXJlZF9ieXRlcxgFIAEoBBIfChdtYXhfc2Vzc2lvbnNfcGVyX2NsaWVudBgGIAEoDRIwCg1yZXBsaWNhX2xlYXNlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSK7AwoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eRIUCgxtYXhfaW5mbGlnaHQYCCABKA0SJQoDdGxzGAkgASgLMhgubWNwZW5naW5lLnYxLkJhY2tlbmRUbHMSMwoHaGVhZGVycxgKIAMoCzIiLm1jcGVuZ2luZS52MS5CYWNrZW5kLkhlYWRlcnNFbnRyeRIsCglrZWVwYWxpdmUYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAwgASgNGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImYKCkJhY2tlbmRUbHMSCgoCY2EYASABKAkSDAoEY2VydBgCIAEoCRILCgNrZXkYAyABKAkSEwoLc2VydmVyX25hbWUYBCABKAkSHAoUaW5zZWN1cmVfc2tpcF92ZXJpZnkYBSABKAgqiwEKD0JhY2tlbmRQcm90b2NvbBIgChxCQUNLRU5EX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASGQoVQkFDS0VORF9QUk9UT0NPTF9HUlBDEAESHAoYQkFDS0VORF9QUk9UT0NPTF9DT05ORUNUEAISHQoZQkFDS0VORF9QUk9UT0NPTF9HUlBDX1dFQhADYgZwcm90bzM", [file_google_protobuf_duration]);
 
 /**
  * Config is the gateway configuration (mcpengine.yaml), read as ProtoJSON.
@@ -568,6 +568,48 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
    * @generated from field: uint32 max_inflight = 8;
    */
   maxInflight: number;
+
+  /**
+   * TLS towards an https:// target: a private CA, a client certificate
+   * (mTLS), the name to verify. Absent: the system's CAs, no client
+   * certificate.
+   *
+   * @generated from field: mcpengine.v1.BackendTls tls = 9;
+   */
+  tls?: BackendTls | undefined;
+
+  /**
+   * Metadata sent with every call to this backend (and its reflection), e.g.
+   * a service token as "authorization: Bearer ${INVENTORY_TOKEN}". The
+   * metadata the gateway sets for the caller (identity, request ids) wins
+   * over a name given here. Names the gateway or gRPC reserve (":authority",
+   * "content-type", "te", "grpc-*", "mcpengine-*", "x-mcpengine-*") are
+   * refused.
+   *
+   * @generated from field: map<string, string> headers = 10;
+   */
+  headers: { [key: string]: string };
+
+  /**
+   * Interval of HTTP/2 PINGs on each connection, idle or not; one left
+   * unanswered for this long (at most 20s) closes the connection, and the
+   * next call opens another. The backend must permit pings this often
+   * (grpc-go: keepalive.EnforcementPolicy). At least 1s. Default: no pings.
+   *
+   * @generated from field: google.protobuf.Duration keepalive = 11;
+   */
+  keepalive?: Duration | undefined;
+
+  /**
+   * Attempts of a call to an idempotent method (idempotency_level
+   * NO_SIDE_EFFECTS or IDEMPOTENT) that fails with UNAVAILABLE, with
+   * exponential backoff and jitter, within the call's deadline; a stream is
+   * not retried once a message arrived. 1 turns retries off; at most 5.
+   * Default 3.
+   *
+   * @generated from field: uint32 max_attempts = 12;
+   */
+  maxAttempts: number;
 };
 
 /**
@@ -576,6 +618,59 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
  */
 export const BackendSchema: GenMessage<Backend> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_config, 7);
+
+/**
+ * BackendTls holds file paths (PEM), read when the backend's transport is
+ * made (at start-up, or when a late backend comes up); relative paths
+ * resolve against the config file's folder.
+ *
+ * @generated from message mcpengine.v1.BackendTls
+ */
+export type BackendTls = Message<"mcpengine.v1.BackendTls"> & {
+  /**
+   * CA certificates to trust instead of the system's.
+   *
+   * @generated from field: string ca = 1;
+   */
+  ca: string;
+
+  /**
+   * Client certificate chain presented to the backend (with key).
+   *
+   * @generated from field: string cert = 2;
+   */
+  cert: string;
+
+  /**
+   * Private key of the client certificate (with cert).
+   *
+   * @generated from field: string key = 3;
+   */
+  key: string;
+
+  /**
+   * Name to send (SNI) and verify in the backend's certificate instead of
+   * the target's host.
+   *
+   * @generated from field: string server_name = 4;
+   */
+  serverName: string;
+
+  /**
+   * Accept any certificate the backend presents. For tests only: anyone on
+   * the path can then read and change the calls.
+   *
+   * @generated from field: bool insecure_skip_verify = 5;
+   */
+  insecureSkipVerify: boolean;
+};
+
+/**
+ * Describes the message mcpengine.v1.BackendTls.
+ * Use `create(BackendTlsSchema)` to create a new message.
+ */
+export const BackendTlsSchema: GenMessage<BackendTls> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 8);
 
 /**
  * BackendProtocol selects the RPC protocol used towards a backend.

@@ -309,6 +309,69 @@ export interface Backend {
    * with a retryable tool error. Default 1024.
    */
   maxInflight: number;
+  /**
+   * TLS towards an https:// target: a private CA, a client certificate
+   * (mTLS), the name to verify. Absent: the system's CAs, no client
+   * certificate.
+   */
+  tls:
+    | BackendTls
+    | undefined;
+  /**
+   * Metadata sent with every call to this backend (and its reflection), e.g.
+   * a service token as "authorization: Bearer ${INVENTORY_TOKEN}". The
+   * metadata the gateway sets for the caller (identity, request ids) wins
+   * over a name given here. Names the gateway or gRPC reserve (":authority",
+   * "content-type", "te", "grpc-*", "mcpengine-*", "x-mcpengine-*") are
+   * refused.
+   */
+  headers: { [key: string]: string };
+  /**
+   * Interval of HTTP/2 PINGs on each connection, idle or not; one left
+   * unanswered for this long (at most 20s) closes the connection, and the
+   * next call opens another. The backend must permit pings this often
+   * (grpc-go: keepalive.EnforcementPolicy). At least 1s. Default: no pings.
+   */
+  keepalive:
+    | Duration
+    | undefined;
+  /**
+   * Attempts of a call to an idempotent method (idempotency_level
+   * NO_SIDE_EFFECTS or IDEMPOTENT) that fails with UNAVAILABLE, with
+   * exponential backoff and jitter, within the call's deadline; a stream is
+   * not retried once a message arrived. 1 turns retries off; at most 5.
+   * Default 3.
+   */
+  maxAttempts: number;
+}
+
+export interface Backend_HeadersEntry {
+  key: string;
+  value: string;
+}
+
+/**
+ * BackendTls holds file paths (PEM), read when the backend's transport is
+ * made (at start-up, or when a late backend comes up); relative paths
+ * resolve against the config file's folder.
+ */
+export interface BackendTls {
+  /** CA certificates to trust instead of the system's. */
+  ca: string;
+  /** Client certificate chain presented to the backend (with key). */
+  cert: string;
+  /** Private key of the client certificate (with cert). */
+  key: string;
+  /**
+   * Name to send (SNI) and verify in the backend's certificate instead of
+   * the target's host.
+   */
+  serverName: string;
+  /**
+   * Accept any certificate the backend presents. For tests only: anyone on
+   * the path can then read and change the calls.
+   */
+  insecureSkipVerify: boolean;
 }
 
 function createBaseConfig(): Config {
@@ -1724,6 +1787,10 @@ function createBaseBackend(): Backend {
     services: [],
     identity: undefined,
     maxInflight: 0,
+    tls: undefined,
+    headers: {},
+    keepalive: undefined,
+    maxAttempts: 0,
   };
 }
 
@@ -1752,6 +1819,18 @@ export const Backend: MessageFns<Backend> = {
     }
     if (message.maxInflight !== 0) {
       writer.uint32(64).uint32(message.maxInflight);
+    }
+    if (message.tls !== undefined) {
+      BackendTls.encode(message.tls, writer.uint32(74).fork()).join();
+    }
+    globalThis.Object.entries(message.headers).forEach(([key, value]: [string, string]) => {
+      Backend_HeadersEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
+    });
+    if (message.keepalive !== undefined) {
+      Duration.encode(message.keepalive, writer.uint32(90).fork()).join();
+    }
+    if (message.maxAttempts !== 0) {
+      writer.uint32(96).uint32(message.maxAttempts);
     }
     return writer;
   },
@@ -1833,6 +1912,41 @@ export const Backend: MessageFns<Backend> = {
             message.maxInflight = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tls = BackendTls.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            const entry10 = Backend_HeadersEntry.decode(reader, reader.uint32());
+            if (entry10.value !== undefined) {
+              message.headers[entry10.key] = entry10.value;
+            }
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.keepalive = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.maxAttempts = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1858,6 +1972,27 @@ export const Backend: MessageFns<Backend> = {
         ? globalThis.Number(object.maxInflight)
         : isSet(object.max_inflight)
         ? globalThis.Number(object.max_inflight)
+        : 0,
+      tls: isSet(object.tls) ? BackendTls.fromJSON(object.tls) : undefined,
+      headers: isObject(object.headers)
+        ? (globalThis.Object.entries(object.headers) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      keepalive: isSet(object.keepalive) ? Duration.fromJSON(object.keepalive) : undefined,
+      maxAttempts: isSet(object.maxAttempts)
+        ? globalThis.Number(object.maxAttempts)
+        : isSet(object.max_attempts)
+        ? globalThis.Number(object.max_attempts)
         : 0,
     };
   },
@@ -1888,6 +2023,24 @@ export const Backend: MessageFns<Backend> = {
     if (message.maxInflight !== 0) {
       obj.maxInflight = Math.round(message.maxInflight);
     }
+    if (message.tls !== undefined) {
+      obj.tls = BackendTls.toJSON(message.tls);
+    }
+    if (message.headers) {
+      const entries = globalThis.Object.entries(message.headers) as [string, string][];
+      if (entries.length > 0) {
+        obj.headers = {};
+        entries.forEach(([k, v]) => {
+          obj.headers[k] = v;
+        });
+      }
+    }
+    if (message.keepalive !== undefined) {
+      obj.keepalive = Duration.toJSON(message.keepalive);
+    }
+    if (message.maxAttempts !== 0) {
+      obj.maxAttempts = Math.round(message.maxAttempts);
+    }
     return obj;
   },
 
@@ -1908,6 +2061,246 @@ export const Backend: MessageFns<Backend> = {
       ? Identity.fromPartial(object.identity)
       : undefined;
     message.maxInflight = object.maxInflight ?? 0;
+    message.tls = (object.tls !== undefined && object.tls !== null) ? BackendTls.fromPartial(object.tls) : undefined;
+    message.headers = (globalThis.Object.entries(object.headers ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.keepalive = (object.keepalive !== undefined && object.keepalive !== null)
+      ? Duration.fromPartial(object.keepalive)
+      : undefined;
+    message.maxAttempts = object.maxAttempts ?? 0;
+    return message;
+  },
+};
+
+function createBaseBackend_HeadersEntry(): Backend_HeadersEntry {
+  return { key: "", value: "" };
+}
+
+export const Backend_HeadersEntry: MessageFns<Backend_HeadersEntry> = {
+  encode(message: Backend_HeadersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Backend_HeadersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackend_HeadersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Backend_HeadersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Backend_HeadersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Backend_HeadersEntry>, I>>(base?: I): Backend_HeadersEntry {
+    return Backend_HeadersEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Backend_HeadersEntry>, I>>(object: I): Backend_HeadersEntry {
+    const message = createBaseBackend_HeadersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseBackendTls(): BackendTls {
+  return { ca: "", cert: "", key: "", serverName: "", insecureSkipVerify: false };
+}
+
+export const BackendTls: MessageFns<BackendTls> = {
+  encode(message: BackendTls, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ca !== "") {
+      writer.uint32(10).string(message.ca);
+    }
+    if (message.cert !== "") {
+      writer.uint32(18).string(message.cert);
+    }
+    if (message.key !== "") {
+      writer.uint32(26).string(message.key);
+    }
+    if (message.serverName !== "") {
+      writer.uint32(34).string(message.serverName);
+    }
+    if (message.insecureSkipVerify !== false) {
+      writer.uint32(40).bool(message.insecureSkipVerify);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackendTls {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackendTls();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ca = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cert = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.serverName = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.insecureSkipVerify = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackendTls {
+    return {
+      ca: isSet(object.ca) ? globalThis.String(object.ca) : "",
+      cert: isSet(object.cert) ? globalThis.String(object.cert) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      serverName: isSet(object.serverName)
+        ? globalThis.String(object.serverName)
+        : isSet(object.server_name)
+        ? globalThis.String(object.server_name)
+        : "",
+      insecureSkipVerify: isSet(object.insecureSkipVerify)
+        ? globalThis.Boolean(object.insecureSkipVerify)
+        : isSet(object.insecure_skip_verify)
+        ? globalThis.Boolean(object.insecure_skip_verify)
+        : false,
+    };
+  },
+
+  toJSON(message: BackendTls): unknown {
+    const obj: any = {};
+    if (message.ca !== "") {
+      obj.ca = message.ca;
+    }
+    if (message.cert !== "") {
+      obj.cert = message.cert;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.serverName !== "") {
+      obj.serverName = message.serverName;
+    }
+    if (message.insecureSkipVerify !== false) {
+      obj.insecureSkipVerify = message.insecureSkipVerify;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackendTls>, I>>(base?: I): BackendTls {
+    return BackendTls.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackendTls>, I>>(object: I): BackendTls {
+    const message = createBaseBackendTls();
+    message.ca = object.ca ?? "";
+    message.cert = object.cert ?? "";
+    message.key = object.key ?? "";
+    message.serverName = object.serverName ?? "";
+    message.insecureSkipVerify = object.insecureSkipVerify ?? false;
     return message;
   },
 };
@@ -1923,6 +2316,10 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
