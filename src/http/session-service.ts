@@ -204,7 +204,15 @@ export function createSessionService(options: SessionServiceOptions) {
    * as busy for up to a third of the lease after its last request).
    */
   function release(live: LiveSession): void {
-    if (live.closed || !idleHere(live) || live.heldUntil === 0 || state.kind !== "memory") return;
+    if (live.closed || !idleHere(live)) return;
+    const now = Date.now();
+    if (now - live.lastUsed > limits.idleTimeoutMs / 4) {
+      // The end of a long call (or stream) is the session's last activity, not its start: else a
+      // call longer than the idle timeout would see its session closed as idle right after.
+      live.lastUsed = now;
+      quietly(store.open(live.id, now));
+    }
+    if (live.heldUntil === 0 || state.kind !== "memory") return;
     live.heldUntil = 0;
     quietly(store.hold(live.id, 0));
   }

@@ -234,3 +234,37 @@ describe("replicas sharing session state, no affinity", () => {
     expect(answers.find((a) => a.id === 2)?.result.tools.length).toBeGreaterThan(5);
   });
 });
+
+describe("a session whose call outlasts the idle timeout", () => {
+  let gateway: HttpListener;
+  beforeAll(async () => {
+    const config = parseConfig(
+      JSON.stringify({
+        listen: "127.0.0.1:0",
+        sessions: { idleTimeout: "1s" },
+        backends: [
+          { name: "everything", target: `http://127.0.0.1:${backend.port}`, descriptors: "reflection" },
+        ],
+      }),
+      { source: "test" },
+    );
+    gateway = await (await createGateway(config)).listen();
+  });
+  afterAll(() => gateway?.close());
+
+  it("is not closed as idle right after the call ends", async () => {
+    const session = await openSessionOn(gateway.url, gateway.url);
+    // The progress tool runs 2 s: twice the idle timeout, with sweeps every second.
+    const call = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "test_tool_with_progress", arguments: {} },
+    };
+    const res = await mcpPost(gateway.url, call, session, "application/json");
+    expect(((await res.json()) as Loose).result.content[0].text).toBe("done");
+    await new Promise((r) => setTimeout(r, 600));
+    const after = await mcpPost(gateway.url, { jsonrpc: "2.0", id: 2, method: "tools/list" }, session);
+    expect(after.status).toBe(200);
+  });
+});
