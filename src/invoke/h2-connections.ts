@@ -87,6 +87,8 @@ interface Connection {
   readonly session: ClientHttp2Session;
   /** Streams of ours open on it. */
   active: number;
+  /** No new stream goes to it; it closes when `active` reaches 0. */
+  retired?: boolean;
   /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS. */
   maxStreams: number;
   /** The peer's SETTINGS arrived: the connection is set up (TLS and HTTP/2 preface done). */
@@ -262,9 +264,21 @@ export function createConnectionPool(options: ConnectionPoolOptions): Connection
   }
 
   /** Stops using a connection: calls in flight on it finish, new ones go elsewhere. */
+  /**
+   * Stops using a connection; it closes once its streams are done. Closing at
+   * once would refuse the streams opened on it in the same tick: Node sends the
+   * GOAWAY before their HEADERS.
+   */
   function retire(c: Connection): void {
     drop(c);
-    if (!c.session.closed && !c.session.destroyed) c.session.close();
+    c.retired = true;
+    if (c.active === 0) closeSoon(c);
+  }
+
+  function closeSoon(c: Connection): void {
+    setImmediate(() => {
+      if (!c.session.closed && !c.session.destroyed) c.session.close();
+    });
   }
 
   return {
@@ -277,6 +291,7 @@ export function createConnectionPool(options: ConnectionPoolOptions): Connection
           c.active++;
           stream.on("close", () => {
             c.active--;
+            if (c.retired && c.active === 0) closeSoon(c);
           });
           return stream;
         } catch (err) {

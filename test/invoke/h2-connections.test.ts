@@ -1,4 +1,11 @@
-import { createServer, type Http2Server, type ServerHttp2Session, type Settings } from "node:http2";
+import {
+  constants,
+  createServer,
+  type Http2Server,
+  type Http2Session,
+  type ServerHttp2Session,
+  type Settings,
+} from "node:http2";
 import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
@@ -9,6 +16,7 @@ import {
   GetHTTPItemResponseSchema,
   InventoryService,
 } from "../../gen/es/mcpengine/testing/v1/catalog_pb.js";
+import { createConnectionPool } from "../../src/invoke/h2-connections.js";
 import { createH2GrpcTransport, type H2GrpcTransport } from "../../src/invoke/index.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
@@ -235,6 +243,30 @@ describe("the connections to a backend", () => {
     expect(later.rawMessage).toBe('the gateway closed its connections to backend "closing"');
     await expect.poll(() => b.sessions()).toBe(0);
     b.release();
+  });
+});
+
+describe("retiring a connection", () => {
+  it("lets a stream opened on it in the same tick finish instead of refusing it", async () => {
+    // Node 20 sends a closing session's GOAWAY before the HEADERS of streams opened in the same
+    // tick, and refuses them: a refusal that retires the connection must not take them along.
+    const server = createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const pool = createConnectionPool({
+      origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      label: 'backend "t"',
+    });
+    cleanup.push(() => pool.close());
+    const first = pool.request({ ":method": "GET", ":path": "/" }, {});
+    const status = new Promise<number | string>((resolve) => {
+      first.on("response", (h) => resolve(Number(h[":status"])));
+      first.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
+    });
+    first.end();
+    pool.refused(first.session as Http2Session, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    expect(await status).toBe(200);
+    first.resume();
   });
 });
 

@@ -161,7 +161,8 @@ describe("retries of idempotent calls", () => {
     // Attempt 2 starts after 100 ms with about 200 ms left; a 200 ms backoff would leave nothing for a third.
     expect(f.deadlines).toHaveLength(2);
     expect(f.deadlines[0]).toBe(300);
-    expect(f.deadlines[1]).toBeLessThanOrEqual(200);
+    // Node may fire a 100 ms timer a millisecond early: about 200 ms, never the whole 300.
+    expect(f.deadlines[1]).toBeLessThanOrEqual(202);
     expect(f.deadlines[1]).toBeGreaterThan(150);
     expect(err.rawMessage).toMatch(/\(2 attempts\)$/);
     expect(Date.now() - started).toBeLessThan(300);
