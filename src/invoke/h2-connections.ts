@@ -263,9 +263,8 @@ export function createConnectionPool(options: ConnectionPoolOptions): Connection
     clearInterval(c.pinger);
   }
 
-  /** Stops using a connection: calls in flight on it finish, new ones go elsewhere. */
   /**
-   * Stops using a connection; it closes once its streams are done. Closing at
+   * Stops using a connection: calls in flight on it finish, new ones go elsewhere; it closes once its streams are done. Closing at
    * once would refuse the streams opened on it in the same tick: Node sends the
    * GOAWAY before their HEADERS.
    */

