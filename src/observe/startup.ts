@@ -29,8 +29,12 @@ export function logStartup(logger: Logger, summary: StartupSummary): void {
       metrics: summary.metrics,
       tracing: summary.tracing ? "on" : "off",
     },
-    `mcpengine listening on ${summary.url}: ${tools} tools from ${summary.backends.length} backends`,
+    `mcpengine listening on ${summary.url}: ${plural(tools, "tool")} from ${plural(summary.backends.length, "backend")}`,
   );
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 /** The names of a catalog's tools, as a set made once per catalog (the `tool` label's bound). */
