@@ -6,6 +6,7 @@ import {
   INT64_PATTERN,
   TIMESTAMP_PATTERN,
   UINT64_PATTERN,
+  WRAPPERS,
 } from "../schema/index.js";
 
 const TIMESTAMP = new RegExp(TIMESTAMP_PATTERN);
@@ -20,17 +21,6 @@ const LONE_SURROGATE = /\p{Cs}/u;
 const NON_FINITE = new Set(["NaN", "Infinity", "-Infinity"]);
 /** A key written as it is in a path (`a.b`); any other is quoted (`a["x y"]`). */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const WRAPPERS: { readonly [typeName: string]: ScalarType } = {
-  "google.protobuf.DoubleValue": ScalarType.DOUBLE,
-  "google.protobuf.FloatValue": ScalarType.FLOAT,
-  "google.protobuf.Int64Value": ScalarType.INT64,
-  "google.protobuf.UInt64Value": ScalarType.UINT64,
-  "google.protobuf.Int32Value": ScalarType.INT32,
-  "google.protobuf.UInt32Value": ScalarType.UINT32,
-  "google.protobuf.BoolValue": ScalarType.BOOL,
-  "google.protobuf.StringValue": ScalarType.STRING,
-  "google.protobuf.BytesValue": ScalarType.BYTES,
-};
 /** Inclusive bounds of the integer types, as bigints. */
 const RANGES: { readonly [type: number]: readonly [bigint, bigint] } = {
   [ScalarType.INT32]: [-(2n ** 31n), 2n ** 31n - 1n],

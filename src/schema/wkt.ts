@@ -2,7 +2,8 @@ import { ScalarType } from "@bufbuild/protobuf";
 import { nullable, scalarSchema } from "./scalar.js";
 import type { JsonSchema, SchemaMode } from "./types.js";
 
-const WRAPPERS: Record<string, ScalarType> = {
+/** The scalar each wrapper well-known type holds (`google/protobuf/wrappers.proto`). */
+export const WRAPPERS: { readonly [typeName: string]: ScalarType } = {
   "google.protobuf.DoubleValue": ScalarType.DOUBLE,
   "google.protobuf.FloatValue": ScalarType.FLOAT,
   "google.protobuf.Int64Value": ScalarType.INT64,
