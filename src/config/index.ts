@@ -2,8 +2,11 @@ export { ConfigError, type ConfigErrorCode } from "./error.js";
 export {
   type BackendConfig,
   type GatewayConfig,
+  type HostPort,
+  type LimitSettings,
   loadConfigFile,
   parseConfig,
+  type RequestLimitSettings,
   type SessionSettings,
 } from "./load.js";
 export type { StoreSettings } from "./store.js";

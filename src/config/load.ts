@@ -6,6 +6,7 @@ import {
   type Config,
   ConfigSchema,
   BackendProtocol as ProtoProtocol,
+  type RequestLimit,
 } from "../../gen/es/mcpengine/v1/config_pb.js";
 import { AuthConfigError, type AuthSettings, authSettings } from "../auth/index.js";
 import type { BackendProtocol } from "../invoke/index.js";
@@ -74,6 +75,34 @@ export interface GatewayConfig {
   readonly drainTimeoutMs: number;
   /** HTTPS on the listener (`tls`); plain HTTP when absent. */
   readonly tls?: ListenerTlsSettings;
+  /** How often backends' descriptors are read again (`reload_interval`); 0: never on a timer. */
+  readonly reloadIntervalMs: number;
+  /** The admin API's listener (`admin_listen`); absent: no admin API. */
+  readonly adminListen?: HostPort;
+  /** The scope a token needs for the admin API when auth is on (`admin_scope`). */
+  readonly adminScope: string;
+  /** Request limits per caller and per session (`limits`); absent: none. */
+  readonly limits?: LimitSettings;
+}
+
+/** A listen address. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `limits`: bounds per caller (token subject, else client address) and per session. */
+export interface LimitSettings {
+  readonly perCaller?: RequestLimitSettings;
+  readonly perSession?: RequestLimitSettings;
+}
+
+/** One bound; an absent member means no bound of that kind. */
+export interface RequestLimitSettings {
+  /** Most requests running at once. */
+  readonly maxConcurrent?: number;
+  /** Sustained rate, as a token bucket of `burst` tokens refilled at this many per second. */
+  readonly rate?: { readonly perSecond: number; readonly burst: number };
 }
 
 /** Session bounds (milliseconds and counts). */
@@ -141,20 +170,17 @@ export function parseConfig(
     // readDocument checks every key and value against the same descriptor; this is a backstop.
     throw invalid("", messageOf(err), err);
   }
-  const listen = msg.listen || "127.0.0.1:8080";
-  const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m?.[1] || !m[2]) throw invalid("listen", `must be "host:port", got "${listen}"`);
-  const host = m[1].replace(/^\[(.*)\]$/, "$1");
-  const port = Number(m[2]);
-  if (port > 65535) throw invalid("listen", `port ${port} is out of range`);
-  let metricsListen: GatewayConfig["metricsListen"];
-  if (msg.metricsListen) {
-    const mm = /^(.*):(\d+)$/.exec(msg.metricsListen);
-    if (!mm?.[1] || !mm[2])
-      throw invalid("metrics_listen", `must be "host:port", got "${msg.metricsListen}"`);
-    if (Number(mm[2]) > 65535) throw invalid("metrics_listen", `port ${mm[2]} is out of range`);
-    metricsListen = { host: mm[1].replace(/^\[(.*)\]$/, "$1"), port: Number(mm[2]) };
-  }
+  /** `host:port` (`[v6]:port` too) of the setting at `path`. */
+  const address = (path: string, text: string): HostPort => {
+    const m = /^(.*):(\d+)$/.exec(text);
+    if (!m?.[1] || !m[2]) throw invalid(path, `must be "host:port", got "${text}"`);
+    const port = Number(m[2]);
+    if (port > 65535) throw invalid(path, `port ${port} is out of range`);
+    return { host: m[1].replace(/^\[(.*)\]$/, "$1"), port };
+  };
+  const { host, port } = address("listen", msg.listen || "127.0.0.1:8080");
+  const metricsListen = msg.metricsListen ? address("metrics_listen", msg.metricsListen) : undefined;
+  const adminListen = msg.adminListen ? address("admin_listen", msg.adminListen) : undefined;
   const path = msg.path || "/mcp";
   if (!path.startsWith("/")) throw invalid("path", `must start with "/", got "${path}"`);
   if (msg.backends.length === 0) throw invalid("backends", "at least one backend is required");
@@ -256,6 +282,17 @@ export function parseConfig(
       "is required with store.redis, so that every replica opens the request state another sealed",
     );
   }
+  const reloadIntervalMs = msg.reloadInterval ? durationMs(msg.reloadInterval) : 30_000;
+  if (reloadIntervalMs < 0) throw invalid("reload_interval", "must not be negative");
+  if (reloadIntervalMs > 0 && reloadIntervalMs < 1_000) {
+    throw invalid("reload_interval", 'must be at least 1s (or "0s" to turn it off)');
+  }
+  const limits = msg.limits
+    ? {
+        ...limitSettings(msg.limits.perCaller, "limits.per_caller", invalid, "perCaller"),
+        ...limitSettings(msg.limits.perSession, "limits.per_session", invalid, "perSession"),
+      }
+    : undefined;
   return {
     ...(auth ? { auth } : {}),
     ...(msg.publicUrl ? { publicUrl: msg.publicUrl } : {}),
@@ -276,8 +313,37 @@ export function parseConfig(
     maxInflight: msg.maxInflight || 4_096,
     requestTimeoutMs,
     ...(metricsListen ? { metricsListen } : {}),
+    reloadIntervalMs,
+    ...(adminListen ? { adminListen } : {}),
+    adminScope: msg.adminScope || "mcpengine.admin",
+    ...(limits && (limits.perCaller || limits.perSession) ? { limits } : {}),
     backends,
   };
+}
+
+/** One `RequestLimit` as `{ [key]: settings }`, or nothing when it bounds nothing. */
+function limitSettings<K extends keyof LimitSettings>(
+  limit: RequestLimit | undefined,
+  path: string,
+  invalid: (path: string, detail: string) => ConfigError,
+  key: K,
+): { [P in K]?: RequestLimitSettings } {
+  if (!limit) return {};
+  const perSecond = limit.requestsPerSecond;
+  if (!Number.isFinite(perSecond) || perSecond < 0) {
+    throw invalid(`${path}.requests_per_second`, "must be a positive number (or 0 for no rate limit)");
+  }
+  if (limit.burst > 0 && perSecond === 0) {
+    throw invalid(`${path}.burst`, "needs requests_per_second");
+  }
+  const settings: RequestLimitSettings = {
+    ...(limit.maxConcurrent > 0 ? { maxConcurrent: limit.maxConcurrent } : {}),
+    ...(perSecond > 0
+      ? { rate: { perSecond, burst: limit.burst || Math.max(1, Math.ceil(perSecond)) } }
+      : {}),
+  };
+  if (!settings.maxConcurrent && !settings.rate) return {};
+  return { [key]: settings } as { [P in K]?: RequestLimitSettings };
 }
 
 function durationMs(d: { seconds: bigint; nanos: number }): number {

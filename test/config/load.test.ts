@@ -41,6 +41,35 @@ describe("parseConfig", () => {
     });
   });
 
+  it("reads reload_interval, the admin listener and limits, with their defaults", () => {
+    const c = parseConfig(minimal);
+    expect(c).toMatchObject({ reloadIntervalMs: 30_000, adminScope: "mcpengine.admin" });
+    expect(c.adminListen).toBeUndefined();
+    expect(c.limits).toBeUndefined();
+    const d = parseConfig(`${minimal}
+reload_interval: 0s
+admin_listen: "[::1]:9901"
+admin_scope: ops
+limits:
+  per_caller: { max_concurrent: 8, requests_per_second: 2.5 }
+  per_session: { requests_per_second: 10, burst: 40 }
+`);
+    expect(d).toMatchObject({
+      reloadIntervalMs: 0,
+      adminListen: { host: "::1", port: 9901 },
+      adminScope: "ops",
+    });
+    expect(d.limits).toEqual({
+      perCaller: { maxConcurrent: 8, rate: { perSecond: 2.5, burst: 3 } },
+      perSession: { rate: { perSecond: 10, burst: 40 } },
+    });
+    // A section that bounds nothing is no limit at all.
+    expect(
+      parseConfig(`${minimal}
+limits: { per_caller: {} }`).limits,
+    ).toBeUndefined();
+  });
+
   it("resolves descriptor files against the config's folder and reads protocol and timeout", () => {
     const c = parseConfig(
       `backends: [{ name: a, target: "https://a.internal:443", descriptors: "img/a.binpb", protocol: grpc-web, timeout: "1.5s" }]`,
@@ -84,6 +113,25 @@ const ok = `{ name: a, target: "http://x:1" }`;
 
 describe("parseConfig errors", () => {
   it.each([
+    [
+      "a sub-second reload_interval",
+      "reload_interval",
+      `reload_interval: 0.5s\nbackends: [${ok}]`,
+      /at least 1s/,
+    ],
+    ["a bad admin_listen", "admin_listen", `admin_listen: nope\nbackends: [${ok}]`, /host:port/],
+    [
+      "a burst without a rate",
+      "limits.per_caller.burst",
+      `limits: { per_caller: { burst: 5 } }\nbackends: [${ok}]`,
+      /needs requests_per_second/,
+    ],
+    [
+      "a negative rate",
+      "limits.per_session.requests_per_second",
+      `limits: { per_session: { requests_per_second: -1 } }\nbackends: [${ok}]`,
+      /positive number/,
+    ],
     [
       "a misspelt backend key",
       "backends[0].tragets",

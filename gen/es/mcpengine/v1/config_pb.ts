@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/config.proto.
  */
 export const file_mcpengine_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEisgQKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlEhYKDm1ldHJpY3NfbGlzdGVuGBEgASgJEjAKDWRyYWluX3RpbWVvdXQYEyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDdGxzGBQgASgLMhkubWNwZW5naW5lLnYxLkxpc3RlbmVyVGxzIigKC0xpc3RlbmVyVGxzEgwKBGNlcnQYASABKAkSCwoDa2V5GAIgASgJIioKBVN0b3JlEg0KBXJlZGlzGAEgASgJEhIKCmtleV9wcmVmaXgYAiABKAkijAIKCFNlc3Npb25zEi8KDGlkbGVfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfc2Vzc2lvbnMYAiABKA0SGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgDIAEoDRItCgprZWVwX2FsaXZlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEm1heF9idWZmZXJlZF9ieXRlcxgFIAEoBBIfChdtYXhfc2Vzc2lvbnNfcGVyX2NsaWVudBgGIAEoDRIwCg1yZXBsaWNhX2xlYXNlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSK7AwoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eRIUCgxtYXhfaW5mbGlnaHQYCCABKA0SJQoDdGxzGAkgASgLMhgubWNwZW5naW5lLnYxLkJhY2tlbmRUbHMSMwoHaGVhZGVycxgKIAMoCzIiLm1jcGVuZ2luZS52MS5CYWNrZW5kLkhlYWRlcnNFbnRyeRIsCglrZWVwYWxpdmUYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAwgASgNGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImYKCkJhY2tlbmRUbHMSCgoCY2EYASABKAkSDAoEY2VydBgCIAEoCRILCgNrZXkYAyABKAkSEwoLc2VydmVyX25hbWUYBCABKAkSHAoUaW5zZWN1cmVfc2tpcF92ZXJpZnkYBSABKAgqiwEKD0JhY2tlbmRQcm90b2NvbBIgChxCQUNLRU5EX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASGQoVQkFDS0VORF9QUk9UT0NPTF9HUlBDEAESHAoYQkFDS0VORF9QUk9UT0NPTF9DT05ORUNUEAISHQoZQkFDS0VORF9QUk9UT0NPTF9HUlBDX1dFQhADYgZwcm90bzM", [file_google_protobuf_duration]);
+  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEitwUKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlEhYKDm1ldHJpY3NfbGlzdGVuGBEgASgJEjAKDWRyYWluX3RpbWVvdXQYEyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDdGxzGBQgASgLMhkubWNwZW5naW5lLnYxLkxpc3RlbmVyVGxzEjIKD3JlbG9hZF9pbnRlcnZhbBgVIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxhZG1pbl9saXN0ZW4YFiABKAkSEwoLYWRtaW5fc2NvcGUYFyABKAkSJAoGbGltaXRzGBggASgLMhQubWNwZW5naW5lLnYxLkxpbWl0cyJpCgZMaW1pdHMSLgoKcGVyX2NhbGxlchgBIAEoCzIaLm1jcGVuZ2luZS52MS5SZXF1ZXN0TGltaXQSLwoLcGVyX3Nlc3Npb24YAiABKAsyGi5tY3BlbmdpbmUudjEuUmVxdWVzdExpbWl0IlIKDFJlcXVlc3RMaW1pdBIWCg5tYXhfY29uY3VycmVudBgBIAEoDRIbChNyZXF1ZXN0c19wZXJfc2Vjb25kGAIgASgBEg0KBWJ1cnN0GAMgASgNIigKC0xpc3RlbmVyVGxzEgwKBGNlcnQYASABKAkSCwoDa2V5GAIgASgJIioKBVN0b3JlEg0KBXJlZGlzGAEgASgJEhIKCmtleV9wcmVmaXgYAiABKAkijAIKCFNlc3Npb25zEi8KDGlkbGVfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfc2Vzc2lvbnMYAiABKA0SGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgDIAEoDRItCgprZWVwX2FsaXZlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEm1heF9idWZmZXJlZF9ieXRlcxgFIAEoBBIfChdtYXhfc2Vzc2lvbnNfcGVyX2NsaWVudBgGIAEoDRIwCg1yZXBsaWNhX2xlYXNlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSK7AwoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eRIUCgxtYXhfaW5mbGlnaHQYCCABKA0SJQoDdGxzGAkgASgLMhgubWNwZW5naW5lLnYxLkJhY2tlbmRUbHMSMwoHaGVhZGVycxgKIAMoCzIiLm1jcGVuZ2luZS52MS5CYWNrZW5kLkhlYWRlcnNFbnRyeRIsCglrZWVwYWxpdmUYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAwgASgNGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImYKCkJhY2tlbmRUbHMSCgoCY2EYASABKAkSDAoEY2VydBgCIAEoCRILCgNrZXkYAyABKAkSEwoLc2VydmVyX25hbWUYBCABKAkSHAoUaW5zZWN1cmVfc2tpcF92ZXJpZnkYBSABKAgqiwEKD0JhY2tlbmRQcm90b2NvbBIgChxCQUNLRU5EX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASGQoVQkFDS0VORF9QUk9UT0NPTF9HUlBDEAESHAoYQkFDS0VORF9QUk9UT0NPTF9DT05ORUNUEAISHQoZQkFDS0VORF9QUk9UT0NPTF9HUlBDX1dFQhADYgZwcm90bzM", [file_google_protobuf_duration]);
 
 /**
  * Config is the gateway configuration (mcpengine.yaml), read as ProtoJSON.
@@ -170,6 +170,42 @@ export type Config = Message<"mcpengine.v1.Config"> & {
    * @generated from field: mcpengine.v1.ListenerTls tls = 20;
    */
   tls?: ListenerTls | undefined;
+
+  /**
+   * How often each backend's descriptors are read again (the file re-read,
+   * server reflection asked again); a changed catalog swaps in and sessions
+   * get notifications/tools/list_changed (and resources, prompts). A failed
+   * or clashing reload keeps the last good catalog. SIGHUP (and the admin
+   * Reload RPC) re-read the configuration file as well. "0s" turns the
+   * periodic check off. Default 30s.
+   *
+   * @generated from field: google.protobuf.Duration reload_interval = 21;
+   */
+  reloadInterval?: Duration | undefined;
+
+  /**
+   * "host:port" of the admin listener serving mcpengine.v1.AdminService
+   * (Connect, gRPC and gRPC-Web): backends, catalog, session counts, reload.
+   * Absent: no admin API.
+   *
+   * @generated from field: string admin_listen = 22;
+   */
+  adminListen: string;
+
+  /**
+   * With auth configured, the scope an access token must carry to call the
+   * admin API. Default "mcpengine.admin".
+   *
+   * @generated from field: string admin_scope = 23;
+   */
+  adminScope: string;
+
+  /**
+   * Limits per caller and per session. Absent: no limits.
+   *
+   * @generated from field: mcpengine.v1.Limits limits = 24;
+   */
+  limits?: Limits | undefined;
 };
 
 /**
@@ -178,6 +214,74 @@ export type Config = Message<"mcpengine.v1.Config"> & {
  */
 export const ConfigSchema: GenMessage<Config> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_config, 0);
+
+/**
+ * Limits bound how much one caller (the token's subject with auth, else the
+ * client address) and one session may ask of the gateway. Past a limit a
+ * request is refused with HTTP 429 and Retry-After (a JSON-RPC error where a
+ * status cannot be sent).
+ *
+ * @generated from message mcpengine.v1.Limits
+ */
+export type Limits = Message<"mcpengine.v1.Limits"> & {
+  /**
+   * Per caller, over all its sessions and connections.
+   *
+   * @generated from field: mcpengine.v1.RequestLimit per_caller = 1;
+   */
+  perCaller?: RequestLimit | undefined;
+
+  /**
+   * Per session (2024-11-05 … 2025-11-25 sessions).
+   *
+   * @generated from field: mcpengine.v1.RequestLimit per_session = 2;
+   */
+  perSession?: RequestLimit | undefined;
+};
+
+/**
+ * Describes the message mcpengine.v1.Limits.
+ * Use `create(LimitsSchema)` to create a new message.
+ */
+export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 1);
+
+/**
+ * RequestLimit is a bound on concurrent requests and a request rate. Zero
+ * (or absent) means no bound of that kind.
+ *
+ * @generated from message mcpengine.v1.RequestLimit
+ */
+export type RequestLimit = Message<"mcpengine.v1.RequestLimit"> & {
+  /**
+   * Most requests running at once.
+   *
+   * @generated from field: uint32 max_concurrent = 1;
+   */
+  maxConcurrent: number;
+
+  /**
+   * Sustained requests per second (a token bucket).
+   *
+   * @generated from field: double requests_per_second = 2;
+   */
+  requestsPerSecond: number;
+
+  /**
+   * Requests allowed at once above the sustained rate. Default: one second's
+   * worth (requests_per_second, at least 1).
+   *
+   * @generated from field: uint32 burst = 3;
+   */
+  burst: number;
+};
+
+/**
+ * Describes the message mcpengine.v1.RequestLimit.
+ * Use `create(RequestLimitSchema)` to create a new message.
+ */
+export const RequestLimitSchema: GenMessage<RequestLimit> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 2);
 
 /**
  * ListenerTls is the listener's certificate and private key, as paths to PEM
@@ -206,7 +310,7 @@ export type ListenerTls = Message<"mcpengine.v1.ListenerTls"> & {
  * Use `create(ListenerTlsSchema)` to create a new message.
  */
 export const ListenerTlsSchema: GenMessage<ListenerTls> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 1);
+  messageDesc(file_mcpengine_v1_config, 3);
 
 /**
  * Store puts the shared state of sessions in Redis, so several gateway
@@ -238,7 +342,7 @@ export type Store = Message<"mcpengine.v1.Store"> & {
  * Use `create(StoreSchema)` to create a new message.
  */
 export const StoreSchema: GenMessage<Store> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 2);
+  messageDesc(file_mcpengine_v1_config, 4);
 
 /**
  * Sessions bounds session state.
@@ -310,7 +414,7 @@ export type Sessions = Message<"mcpengine.v1.Sessions"> & {
  * Use `create(SessionsSchema)` to create a new message.
  */
 export const SessionsSchema: GenMessage<Sessions> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 3);
+  messageDesc(file_mcpengine_v1_config, 5);
 
 /**
  * Auth configures the gateway as an OAuth 2.1 resource server.
@@ -427,7 +531,7 @@ export type Auth = Message<"mcpengine.v1.Auth"> & {
  * Use `create(AuthSchema)` to create a new message.
  */
 export const AuthSchema: GenMessage<Auth> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 4);
+  messageDesc(file_mcpengine_v1_config, 6);
 
 /**
  * Introspection configures RFC 7662 token introspection.
@@ -460,7 +564,7 @@ export type Introspection = Message<"mcpengine.v1.Introspection"> & {
  * Use `create(IntrospectionSchema)` to create a new message.
  */
 export const IntrospectionSchema: GenMessage<Introspection> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 5);
+  messageDesc(file_mcpengine_v1_config, 7);
 
 /**
  * Identity says how the caller's identity reaches a backend.
@@ -504,7 +608,7 @@ export type Identity = Message<"mcpengine.v1.Identity"> & {
  * Use `create(IdentitySchema)` to create a new message.
  */
 export const IdentitySchema: GenMessage<Identity> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 6);
+  messageDesc(file_mcpengine_v1_config, 8);
 
 /**
  * Backend is one gRPC (or Connect / gRPC-Web) service endpoint.
@@ -617,7 +721,7 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
  * Use `create(BackendSchema)` to create a new message.
  */
 export const BackendSchema: GenMessage<Backend> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 7);
+  messageDesc(file_mcpengine_v1_config, 9);
 
 /**
  * BackendTls holds file paths (PEM), read when the backend's transport is
@@ -670,7 +774,7 @@ export type BackendTls = Message<"mcpengine.v1.BackendTls"> & {
  * Use `create(BackendTlsSchema)` to create a new message.
  */
 export const BackendTlsSchema: GenMessage<BackendTls> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 8);
+  messageDesc(file_mcpengine_v1_config, 10);
 
 /**
  * BackendProtocol selects the RPC protocol used towards a backend.

@@ -147,7 +147,64 @@ export interface Config {
    * Serve HTTPS on the listen address with this certificate and key, for
    * deployments without a TLS-terminating proxy. Absent: plain HTTP.
    */
-  tls: ListenerTls | undefined;
+  tls:
+    | ListenerTls
+    | undefined;
+  /**
+   * How often each backend's descriptors are read again (the file re-read,
+   * server reflection asked again); a changed catalog swaps in and sessions
+   * get notifications/tools/list_changed (and resources, prompts). A failed
+   * or clashing reload keeps the last good catalog. SIGHUP (and the admin
+   * Reload RPC) re-read the configuration file as well. "0s" turns the
+   * periodic check off. Default 30s.
+   */
+  reloadInterval:
+    | Duration
+    | undefined;
+  /**
+   * "host:port" of the admin listener serving mcpengine.v1.AdminService
+   * (Connect, gRPC and gRPC-Web): backends, catalog, session counts, reload.
+   * Absent: no admin API.
+   */
+  adminListen: string;
+  /**
+   * With auth configured, the scope an access token must carry to call the
+   * admin API. Default "mcpengine.admin".
+   */
+  adminScope: string;
+  /** Limits per caller and per session. Absent: no limits. */
+  limits: Limits | undefined;
+}
+
+/**
+ * Limits bound how much one caller (the token's subject with auth, else the
+ * client address) and one session may ask of the gateway. Past a limit a
+ * request is refused with HTTP 429 and Retry-After (a JSON-RPC error where a
+ * status cannot be sent).
+ */
+export interface Limits {
+  /** Per caller, over all its sessions and connections. */
+  perCaller:
+    | RequestLimit
+    | undefined;
+  /** Per session (2024-11-05 … 2025-11-25 sessions). */
+  perSession: RequestLimit | undefined;
+}
+
+/**
+ * RequestLimit is a bound on concurrent requests and a request rate. Zero
+ * (or absent) means no bound of that kind.
+ */
+export interface RequestLimit {
+  /** Most requests running at once. */
+  maxConcurrent: number;
+  /** Sustained requests per second (a token bucket). */
+  requestsPerSecond: number;
+  /**
+   * Requests allowed at once above the sustained rate. Default: one second's
+   * worth (requests_per_second, at least 1).
+   */
+  burst: number;
 }
 
 /**
@@ -395,6 +452,10 @@ function createBaseConfig(): Config {
     metricsListen: "",
     drainTimeout: undefined,
     tls: undefined,
+    reloadInterval: undefined,
+    adminListen: "",
+    adminScope: "",
+    limits: undefined,
   };
 }
 
@@ -456,6 +517,18 @@ export const Config: MessageFns<Config> = {
     }
     if (message.tls !== undefined) {
       ListenerTls.encode(message.tls, writer.uint32(162).fork()).join();
+    }
+    if (message.reloadInterval !== undefined) {
+      Duration.encode(message.reloadInterval, writer.uint32(170).fork()).join();
+    }
+    if (message.adminListen !== "") {
+      writer.uint32(178).string(message.adminListen);
+    }
+    if (message.adminScope !== "") {
+      writer.uint32(186).string(message.adminScope);
+    }
+    if (message.limits !== undefined) {
+      Limits.encode(message.limits, writer.uint32(194).fork()).join();
     }
     return writer;
   },
@@ -625,6 +698,38 @@ export const Config: MessageFns<Config> = {
             message.tls = ListenerTls.decode(reader, reader.uint32());
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.reloadInterval = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.adminListen = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.adminScope = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.limits = Limits.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -706,6 +811,22 @@ export const Config: MessageFns<Config> = {
         ? Duration.fromJSON(object.drain_timeout)
         : undefined,
       tls: isSet(object.tls) ? ListenerTls.fromJSON(object.tls) : undefined,
+      reloadInterval: isSet(object.reloadInterval)
+        ? Duration.fromJSON(object.reloadInterval)
+        : isSet(object.reload_interval)
+        ? Duration.fromJSON(object.reload_interval)
+        : undefined,
+      adminListen: isSet(object.adminListen)
+        ? globalThis.String(object.adminListen)
+        : isSet(object.admin_listen)
+        ? globalThis.String(object.admin_listen)
+        : "",
+      adminScope: isSet(object.adminScope)
+        ? globalThis.String(object.adminScope)
+        : isSet(object.admin_scope)
+        ? globalThis.String(object.admin_scope)
+        : "",
+      limits: isSet(object.limits) ? Limits.fromJSON(object.limits) : undefined,
     };
   },
 
@@ -768,6 +889,18 @@ export const Config: MessageFns<Config> = {
     if (message.tls !== undefined) {
       obj.tls = ListenerTls.toJSON(message.tls);
     }
+    if (message.reloadInterval !== undefined) {
+      obj.reloadInterval = Duration.toJSON(message.reloadInterval);
+    }
+    if (message.adminListen !== "") {
+      obj.adminListen = message.adminListen;
+    }
+    if (message.adminScope !== "") {
+      obj.adminScope = message.adminScope;
+    }
+    if (message.limits !== undefined) {
+      obj.limits = Limits.toJSON(message.limits);
+    }
     return obj;
   },
 
@@ -801,6 +934,220 @@ export const Config: MessageFns<Config> = {
       ? Duration.fromPartial(object.drainTimeout)
       : undefined;
     message.tls = (object.tls !== undefined && object.tls !== null) ? ListenerTls.fromPartial(object.tls) : undefined;
+    message.reloadInterval = (object.reloadInterval !== undefined && object.reloadInterval !== null)
+      ? Duration.fromPartial(object.reloadInterval)
+      : undefined;
+    message.adminListen = object.adminListen ?? "";
+    message.adminScope = object.adminScope ?? "";
+    message.limits = (object.limits !== undefined && object.limits !== null)
+      ? Limits.fromPartial(object.limits)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLimits(): Limits {
+  return { perCaller: undefined, perSession: undefined };
+}
+
+export const Limits: MessageFns<Limits> = {
+  encode(message: Limits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.perCaller !== undefined) {
+      RequestLimit.encode(message.perCaller, writer.uint32(10).fork()).join();
+    }
+    if (message.perSession !== undefined) {
+      RequestLimit.encode(message.perSession, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Limits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLimits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.perCaller = RequestLimit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.perSession = RequestLimit.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Limits {
+    return {
+      perCaller: isSet(object.perCaller)
+        ? RequestLimit.fromJSON(object.perCaller)
+        : isSet(object.per_caller)
+        ? RequestLimit.fromJSON(object.per_caller)
+        : undefined,
+      perSession: isSet(object.perSession)
+        ? RequestLimit.fromJSON(object.perSession)
+        : isSet(object.per_session)
+        ? RequestLimit.fromJSON(object.per_session)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Limits): unknown {
+    const obj: any = {};
+    if (message.perCaller !== undefined) {
+      obj.perCaller = RequestLimit.toJSON(message.perCaller);
+    }
+    if (message.perSession !== undefined) {
+      obj.perSession = RequestLimit.toJSON(message.perSession);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Limits>, I>>(base?: I): Limits {
+    return Limits.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Limits>, I>>(object: I): Limits {
+    const message = createBaseLimits();
+    message.perCaller = (object.perCaller !== undefined && object.perCaller !== null)
+      ? RequestLimit.fromPartial(object.perCaller)
+      : undefined;
+    message.perSession = (object.perSession !== undefined && object.perSession !== null)
+      ? RequestLimit.fromPartial(object.perSession)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRequestLimit(): RequestLimit {
+  return { maxConcurrent: 0, requestsPerSecond: 0, burst: 0 };
+}
+
+export const RequestLimit: MessageFns<RequestLimit> = {
+  encode(message: RequestLimit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxConcurrent !== 0) {
+      writer.uint32(8).uint32(message.maxConcurrent);
+    }
+    if (message.requestsPerSecond !== 0) {
+      writer.uint32(17).double(message.requestsPerSecond);
+    }
+    if (message.burst !== 0) {
+      writer.uint32(24).uint32(message.burst);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestLimit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestLimit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxConcurrent = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.requestsPerSecond = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.burst = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RequestLimit {
+    return {
+      maxConcurrent: isSet(object.maxConcurrent)
+        ? globalThis.Number(object.maxConcurrent)
+        : isSet(object.max_concurrent)
+        ? globalThis.Number(object.max_concurrent)
+        : 0,
+      requestsPerSecond: isSet(object.requestsPerSecond)
+        ? globalThis.Number(object.requestsPerSecond)
+        : isSet(object.requests_per_second)
+        ? globalThis.Number(object.requests_per_second)
+        : 0,
+      burst: isSet(object.burst) ? globalThis.Number(object.burst) : 0,
+    };
+  },
+
+  toJSON(message: RequestLimit): unknown {
+    const obj: any = {};
+    if (message.maxConcurrent !== 0) {
+      obj.maxConcurrent = Math.round(message.maxConcurrent);
+    }
+    if (message.requestsPerSecond !== 0) {
+      obj.requestsPerSecond = floatToJson(message.requestsPerSecond);
+    }
+    if (message.burst !== 0) {
+      obj.burst = Math.round(message.burst);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RequestLimit>, I>>(base?: I): RequestLimit {
+    return RequestLimit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RequestLimit>, I>>(object: I): RequestLimit {
+    const message = createBaseRequestLimit();
+    message.maxConcurrent = object.maxConcurrent ?? 0;
+    message.requestsPerSecond = object.requestsPerSecond ?? 0;
+    message.burst = object.burst ?? 0;
     return message;
   },
 };
@@ -2304,6 +2651,10 @@ export const BackendTls: MessageFns<BackendTls> = {
     return message;
   },
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
