@@ -1,0 +1,11 @@
+export { ADMIN_CALL_MESSAGE } from "./log.js";
+export { type AdminApiOptions, type AdminRouter, adminRouter } from "./router.js";
+export { type AdminListener, type AdminListenOptions, listenAdmin } from "./server.js";
+export type {
+  AdminBackend,
+  AdminCounters,
+  AdminReloadOutcome,
+  AdminSource,
+  AdminSurface,
+  AdminTool,
+} from "./source.js";
