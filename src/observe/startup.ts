@@ -12,10 +12,12 @@ export interface StartupSummary {
   readonly store: "memory" | "redis";
   /** Where metrics are served, or `off`. */
   readonly metrics: string;
+  /** Where the admin API (`admin_listen`) is served; absent: `off`. */
+  readonly admin?: string;
   readonly tracing: boolean;
 }
 
-/** Logs the start-up line (`mcpengine listening`): where, which backends with how many tools, auth, store. */
+/** Logs the start-up line (`mcpengine listening`): where, which backends with how many tools, auth, store, metrics, admin API. */
 export function logStartup(logger: Logger, summary: StartupSummary): void {
   const tools = summary.backends.reduce((n, b) => n + b.tools, 0);
   logger.info(
@@ -27,6 +29,7 @@ export function logStartup(logger: Logger, summary: StartupSummary): void {
       ...(summary.issuer !== undefined ? { issuer: summary.issuer } : {}),
       store: summary.store,
       metrics: summary.metrics,
+      admin: summary.admin ?? "off",
       tracing: summary.tracing ? "on" : "off",
     },
     `mcpengine listening on ${summary.url}: ${plural(tools, "tool")} from ${plural(summary.backends.length, "backend")}`,
