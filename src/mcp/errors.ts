@@ -37,7 +37,43 @@ export const McpErrorCode = {
   MissingRequiredClientCapability: -32021,
   /** MCP 2026-07-28 basic/lifecycle "Version Negotiation". */
   UnsupportedProtocolVersion: -32022,
+  /**
+   * The gateway's own, not MCP's: a request over a limit per caller or per
+   * session (config `limits`), answered with HTTP 429 and `Retry-After`;
+   * `data` is {@link RequestLimitedData}. In JSON-RPC 2.0's range for
+   * implementation-defined server errors (-32000 … -32099), away from the
+   * codes MCP assigns (-32002, -32020 …, -32042).
+   */
+  RequestLimited: -32090,
 } as const;
+
+/** `data` of a {@link McpErrorCode.RequestLimited} error: which limit refused the request, and when to retry. */
+export interface RequestLimitedData {
+  readonly limit: "concurrent" | "rate";
+  readonly scope: "caller" | "session";
+  /** Seconds, as in the `Retry-After` header. */
+  readonly retryAfter: number;
+}
+
+/** A request refused over a limit (HTTP 429; `message` names the limit). */
+export function requestLimited(
+  id: RequestId | null,
+  message: string,
+  data: RequestLimitedData,
+): JsonRpcResponse {
+  return failure(id, McpErrorCode.RequestLimited, message, { ...data });
+}
+
+/** The limit named by a {@link requestLimited} response; undefined for any other response. */
+export function limitOf(response: JsonRpcResponse): RequestLimitedData | undefined {
+  if (!("error" in response) || response.error.code !== McpErrorCode.RequestLimited) return undefined;
+  const data = response.error.data as { [key: string]: unknown } | undefined;
+  if (typeof data !== "object" || data === null) return undefined;
+  const { limit, scope, retryAfter } = data;
+  if (limit !== "concurrent" && limit !== "rate") return undefined;
+  if (scope !== "caller" && scope !== "session") return undefined;
+  return { limit, scope, retryAfter: typeof retryAfter === "number" ? retryAfter : 1 };
+}
 
 /**
  * Where a backend failure is answered as a JSON-RPC error. `tools/call` is not
@@ -111,6 +147,9 @@ export function statelessHttpStatus(code: number): number {
     case McpErrorCode.MissingRequiredClientCapability:
     case McpErrorCode.UnsupportedProtocolVersion:
       return 400;
+    // Over a limit per caller or per session: Too Many Requests (RFC 6585 §4), with Retry-After.
+    case McpErrorCode.RequestLimited:
+      return 429;
     // Deliberately 200: invalid params (unknown tool, resource not found, bad cursor),
     // internal and backend errors are results of a well-formed request.
     default:

@@ -2,7 +2,10 @@ export type { Catalog } from "./catalog-view.js";
 export {
   InsufficientScopeError,
   insufficientScopeFailure,
+  limitOf,
   McpErrorCode,
+  type RequestLimitedData,
+  requestLimited,
   statelessHttpStatus,
 } from "./errors.js";
 export type {

@@ -90,6 +90,7 @@ describe("the HTTP status of a 2026-07-28 error", () => {
     ["Header mismatch", McpErrorCode.HeaderMismatch, 400],
     ["Missing required client capability", McpErrorCode.MissingRequiredClientCapability, 400],
     ["Unsupported protocol version", McpErrorCode.UnsupportedProtocolVersion, 400],
+    ["Request limited (the gateway's own)", McpErrorCode.RequestLimited, 429],
     ["Invalid params", ErrorCode.InvalidParams, 200],
     ["Internal error", ErrorCode.InternalError, 200],
     ["Resource not found (session code)", McpErrorCode.ResourceNotFound, 200],
