@@ -57,6 +57,8 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** One answered MCP request. `tool` is "" except for tools/call. */
   request(era: string, method: string, tool: string, outcome: string, seconds: number): void;
+  /** One MCP request refused over a limit (`concurrent`, `rate`) per `caller` or `session`; not timed. */
+  limited(era: string, method: string, limit: string, scope: string): void;
   /** One backend RPC and its gRPC status code name (`OK`, `UNAVAILABLE`, …). */
   backendCall(backend: string, method: string, code: string, seconds: number): void;
   /** A request refused for a missing scope (the other auth outcomes are the resource server's). */
@@ -77,7 +79,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   // The three metrics of every request: series found by label values, not by hashing (series.ts).
   const requests = new Counter3(
     "mcpengine_requests_total",
-    "MCP requests answered, by era, method and outcome (ok, tool_error, input_required, cancelled, insufficient_scope, or the JSON-RPC error code)",
+    "MCP requests answered, by era, method and outcome (ok, tool_error, input_required, cancelled, insufficient_scope, limited, or the JSON-RPC error code)",
     ["era", "method", "outcome"],
     registry,
   );
@@ -95,6 +97,13 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     REQUEST_BUCKETS,
     registry,
   );
+  // Refusals only, so prom-client's own (slower) series lookup is no cost to the requests served.
+  const limited = new Counter({
+    name: "mcpengine_requests_limited_total",
+    help: "MCP requests refused with 429 over a limit (config limits), by limit (concurrent, rate) and scope (caller, session)",
+    labelNames: ["limit", "scope"],
+    registers,
+  });
   new Counter({
     name: "mcpengine_auth_requests_total",
     help: "Bearer-token checks by outcome: ok, missing, invalid_request, invalid_token, insufficient_scope, error (the identity provider failed)",
@@ -175,6 +184,10 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     request(era, method, tool, outcome, seconds) {
       requests.inc(era, method, outcome);
       duration.observe(era, method, tool, seconds);
+    },
+    limited(era, method, limit, scope) {
+      requests.inc(era, method, "limited");
+      limited.inc({ limit, scope });
     },
     backendCall(backend, method, code, seconds) {
       backendDuration.observe(backend, method, code, seconds);

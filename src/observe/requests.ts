@@ -15,6 +15,8 @@ import {
   InsufficientScopeError,
   type JsonRpcRequest,
   type JsonRpcResponse,
+  limitOf,
+  McpErrorCode,
   type McpInterceptor,
   nameParam,
   statelessHttpStatus,
@@ -36,7 +38,11 @@ export interface RequestObserverOptions {
   readonly isTool: (name: string) => boolean;
 }
 
-/** What became of a request: `ok`, `tool_error`, `input_required`, `cancelled`, `insufficient_scope` or a JSON-RPC error code. */
+/**
+ * What became of a request: `ok`, `tool_error`, `input_required`, `cancelled`,
+ * `insufficient_scope`, `limited` (refused over a limit per caller or per
+ * session) or a JSON-RPC error code.
+ */
 export type Outcome = string;
 
 /** pino's numeric value of `info`. */
@@ -69,9 +75,15 @@ export function observeRequests(options: RequestObserverOptions): McpInterceptor
     const raw = key === undefined ? undefined : req.params?.[key];
     const name = typeof raw === "string" ? raw : undefined;
     if (metrics) {
-      const tool = method === "tools/call" ? (name !== undefined && isTool(name) ? name : "unknown") : "";
-      metrics.request(ex.era, method, tool, outcome, seconds);
-      if (response === undefined) metrics.insufficientScope();
+      const limit = outcome === "limited" && response ? limitOf(response) : undefined;
+      if (limit) {
+        // Not timed: refusals answered at once would drag every latency quantile down.
+        metrics.limited(ex.era, method, limit.limit, limit.scope);
+      } else {
+        const tool = method === "tools/call" ? (name !== undefined && isTool(name) ? name : "unknown") : "";
+        metrics.request(ex.era, method, tool, outcome, seconds);
+        if (response === undefined) metrics.insufficientScope();
+      }
     }
     if (span) {
       if (span.isRecording()) {
@@ -159,6 +171,7 @@ export function outcomeOf(ex: Exchange, response: JsonRpcResponse | undefined): 
   if (ex.signal.aborted) return "cancelled";
   if ("error" in response) {
     const code = response.error.code;
+    if (code === McpErrorCode.RequestLimited) return "limited";
     let label = CODES.get(code);
     if (label === undefined) {
       label = String(code);
@@ -190,12 +203,20 @@ export function httpStatus(
       return "error" in response ? statelessHttpStatus(response.error.code) : 200;
     case "streamable":
       if (response === undefined) return 403;
+      if (limited(response)) return 429;
       // A failed initialize creates no session: 400 (streamable.ts); everything else rides a 200.
       return method === "initialize" && "error" in response ? 400 : 200;
     case "legacy":
+      // A request over a limit is refused before the POST is accepted (request-gate.ts).
+      if (response !== undefined && limited(response)) return 429;
       // 2024-11-05: the POST is accepted at once; the response goes on the session's SSE stream.
       return 202;
   }
+}
+
+/** A refusal over a limit per caller or per session, answered 429 by every transport (request-gate.ts). */
+function limited(response: JsonRpcResponse): boolean {
+  return "error" in response && response.error.code === McpErrorCode.RequestLimited;
 }
 
 function clip(text: string, max: number): string {

@@ -5,6 +5,7 @@ import {
   failure,
   InsufficientScopeError,
   type JsonRpcResponse,
+  requestLimited,
   success,
 } from "../../src/mcp/index.js";
 import { createLogger, createMetrics } from "../../src/observe/index.js";
@@ -26,6 +27,11 @@ const inputRequired = success(1, { resultType: "input_required", inputRequests: 
 const invalidParams = failure(1, -32602, "Unknown tool: x");
 const notFound = failure(1, -32601, "Method not found: x");
 const invalidRequest = failure(1, -32600, "bad");
+const limited = requestLimited(1, "rate limit of 5 requests/s per caller exceeded; retry after 1s", {
+  limit: "rate",
+  scope: "caller",
+  retryAfter: 1,
+});
 
 describe("the outcome of a request", () => {
   it.each([
@@ -34,6 +40,7 @@ describe("the outcome of a request", () => {
     ["an input_required result (2026-07-28)", inputRequired, "input_required"],
     ["a JSON-RPC error", invalidParams, "-32602"],
     ["a refusal for a missing scope", undefined, "insufficient_scope"],
+    ["a refusal over a limit per caller or session", limited, "limited"],
   ] as const)("is named for %s", (_, response, outcome) => {
     expect(outcomeOf(stateless, response)).toBe(outcome);
   });
@@ -58,6 +65,10 @@ describe("the HTTP status of a request's response", () => {
     ["streamable", "tools/call", undefined, 403],
     ["legacy", "tools/call", ok, 202],
     ["legacy", "tools/call", invalidParams, 202],
+    ["stateless", "tools/call", limited, 429],
+    ["streamable", "tools/call", limited, 429],
+    ["streamable", "initialize", limited, 429],
+    ["legacy", "tools/call", limited, 429],
   ] as const)("on %s, for %s, is as the transport answers", (transport, method, response, status) => {
     expect(httpStatus(transport as McpTransport, method, response)).toBe(status);
   });
@@ -131,6 +142,24 @@ describe("the request interceptor", () => {
     expect(text).toContain(
       'mcpengine_requests_total{era="session",method="tools/call",outcome="insufficient_scope"} 1',
     );
+  });
+
+  it("counts a refusal over a limit by limit and scope, and as a limited request, without timing it", async () => {
+    const o = observe("streamable");
+    const session: Exchange = { ...stateless, era: "session", session: {} as never } as Exchange;
+    await o.run(async () => limited)({ jsonrpc: "2.0", id: 1, method: "tools/list" }, session);
+    expect(o.lines).toEqual([
+      expect.objectContaining({
+        transport: "streamable",
+        outcome: "limited",
+        status: 429,
+        error: "rate limit of 5 requests/s per caller exceeded; retry after 1s",
+      }),
+    ]);
+    const text = await o.metrics.registry.metrics();
+    expect(text).toContain('mcpengine_requests_limited_total{limit="rate",scope="caller"} 1');
+    expect(text).toContain('mcpengine_requests_total{era="session",method="tools/list",outcome="limited"} 1');
+    expect(text).not.toContain("mcpengine_request_duration_seconds_count{");
   });
 
   it("logs a 2024-11-05 request as 202, its response going on the SSE stream", async () => {
