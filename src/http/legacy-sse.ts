@@ -11,6 +11,8 @@ import {
 } from "../mcp/index.js";
 import { readMessage } from "./body.js";
 import { RequestCancelled, sendJson } from "./reply.js";
+import type { RequestGate } from "./request-gate.js";
+import type { LimitTicket } from "./request-limits.js";
 import { ownerOf, type SessionService } from "./session-service.js";
 import { SSE_HEADERS } from "./sse.js";
 import { capabilitiesOf, stateOr503 } from "./streamable.js";
@@ -24,6 +26,8 @@ export interface LegacyContext {
   readonly keepAliveMs: number;
   /** Path of the message endpoint, announced in the `endpoint` event. */
   readonly messagesPath: string;
+  /** Limits per caller and per session; none when absent. */
+  readonly gate?: RequestGate;
 }
 
 /** MCP 2024-11-05 basic/transports "HTTP with SSE": `GET /sse` and `POST /messages?sessionId=…`. */
@@ -95,17 +99,23 @@ export function createLegacySse(ctx: LegacyContext) {
     if (msg.kind === "invalid") {
       return sendJson(res, 400, failure(msg.id, ErrorCode.InvalidRequest, `Invalid request: ${msg.reason}`));
     }
+    let ticket: LimitTicket | undefined;
+    if (ctx.gate && msg.kind === "request") {
+      // Refused before the 202, so the refusal still has an HTTP status of its own.
+      ticket = ctx.gate.legacy(msg.message, live.id, req, res, identity);
+      if (ticket === undefined) return;
+    }
     res.writeHead(202).end();
     if (msg.kind === "response") return sessions.settle(live, msg);
     if (msg.kind === "notification") return sessions.notification(live, msg.message);
     const request = msg.message;
-    if (request.method === "initialize") {
-      const params = (request.params ?? {}) as JsonObject;
-      sessions.setCapabilities(live, capabilitiesOf(params.capabilities));
-    }
     const abort = sessions.begin(live, request.id);
     const send = (m: unknown) => sessions.notify(live, m);
     try {
+      if (request.method === "initialize") {
+        const params = (request.params ?? {}) as JsonObject;
+        sessions.setCapabilities(live, capabilitiesOf(params.capabilities));
+      }
       const response = await server
         .handle(request, withTraceHeaders(sessions.exchange(live, abort.signal, identity, send), req))
         .catch((err: unknown) =>
@@ -118,6 +128,7 @@ export function createLegacySse(ctx: LegacyContext) {
       if (!(abort.signal.reason instanceof RequestCancelled)) send(response);
     } finally {
       sessions.end(live, request.id);
+      ticket?.release();
     }
   }
 

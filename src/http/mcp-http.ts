@@ -7,10 +7,12 @@ import { MemoryEventLog } from "../sessions/memory-log.js";
 import type { EventLogBounds, SharedState } from "../sessions/types.js";
 import { createAdmission } from "./admission.js";
 import { readMessage } from "./body.js";
-import { routePost } from "./classify.js";
+import { type PostRoute, routePost } from "./classify.js";
 import { createLegacySse } from "./legacy-sse.js";
 import type { OriginPolicy } from "./origin.js";
 import { header, sendJson } from "./reply.js";
+import { countedRequest, createRequestGate } from "./request-gate.js";
+import { createRequestLimiter, type RequestLimits } from "./request-limits.js";
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./session-limits.js";
 import { createSessionService } from "./session-service.js";
 import { serveStateless } from "./stateless.js";
@@ -26,6 +28,12 @@ export interface StreamableHttpOptions {
   /** Host/Origin validation against DNS rebinding. */
   readonly origin?: OriginPolicy;
   readonly limits?: Partial<SessionLimits>;
+  /**
+   * Concurrency and rate per caller (token subject, else client address) and
+   * per session, counted over the JSON-RPC requests POSTed (request-gate.ts);
+   * a request over one is answered 429 with `Retry-After`. None by default.
+   */
+  readonly requestLimits?: RequestLimits;
   /** Path of the 2024-11-05 message endpoint, announced in the `endpoint` event. */
   readonly legacyMessagesPath?: string;
   /** Where sessions live (Redis for several replicas); in this process's memory by default. */
@@ -91,8 +99,10 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
   const state = options.state ?? createMemorySharedState({ bounds: eventLogBounds(limits) });
   const sessions = createSessionService({ state, limits });
   const admitted = createAdmission(options);
-  const serverFor = (transport: McpTransport) =>
-    withInterceptors(server, options.intercept?.(transport) ?? []);
+  const interceptorsOf = (transport: McpTransport) => options.intercept?.(transport) ?? [];
+  const serverFor = (transport: McpTransport) => withInterceptors(server, interceptorsOf(transport));
+  const limiter = options.requestLimits && createRequestLimiter(options.requestLimits);
+  const gate = limiter && createRequestGate(limiter, interceptorsOf);
   const stateless = serverFor("stateless");
   const sessionEra = createStreamable({ server: serverFor("streamable"), auth, sessions });
   const legacy = createLegacySse({
@@ -101,6 +111,7 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     maxBodyBytes: options.maxBodyBytes,
     keepAliveMs: limits.keepAliveMs,
     messagesPath: options.legacyMessagesPath ?? "/messages",
+    ...(gate ? { gate } : {}),
   });
   const knowsStateless = (method: string) => server.knows(method, "stateless");
 
@@ -112,9 +123,28 @@ export function createMcpHttp(options: StreamableHttpOptions): McpHttp {
     const body = await readMessage(req, res, options.maxBodyBytes);
     if (body === undefined) return;
     const route = routePost({ header: (name) => header(req, name), body, knowsStateless });
+    // Without limits, nothing more per request than this test.
+    if (gate === undefined || !countedRequest(route)) return serve(route, req, res, identity);
+    const ticket = gate.post(route, req, res, identity);
+    if (ticket === undefined) return;
+    try {
+      // Held until the reply is finished: JSON, or the last event of an SSE reply.
+      await serve(route, req, res, identity);
+    } finally {
+      ticket.release();
+    }
+  }
+
+  function serve(
+    route: PostRoute,
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: Identity | undefined,
+  ): Promise<void> | undefined {
     switch (route.kind) {
       case "reject":
-        return sendJson(res, route.status, route.response);
+        sendJson(res, route.status, route.response);
+        return;
       case "accepted":
         res.writeHead(202).end();
         return;

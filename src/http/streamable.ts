@@ -189,10 +189,11 @@ export function createStreamable(ctx: StreamableContext) {
 
 /**
  * The session of an `initialize` request, which runs before its session
- * exists (MCP 2025-11-25 basic/lifecycle "Initialization"): the initialize
- * handler reads nothing of it, so any use is a bug and throws.
+ * exists (MCP 2025-11-25 basic/lifecycle "Initialization"), and of a request
+ * refused over a limit (request-gate.ts): nothing reads it, so any use is a
+ * bug and throws.
  */
-const NO_SESSION_YET: SessionHooks = {
+export const NO_SESSION_YET: SessionHooks = {
   logLevel: undefined,
   setLogLevel: noSessionYet,
   subscribe: noSessionYet,
