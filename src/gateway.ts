@@ -264,6 +264,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       allowedOrigins: config.allowedOrigins,
     }),
     limits: config.sessions,
+    ...(config.limits ? { requestLimits: config.limits } : {}),
     legacyMessagesPath: "/messages",
     intercept: (transport) =>
       observe.interceptors(transport, mcp.knows, (name) => toolNames(current.tools).has(name)),
