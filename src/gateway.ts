@@ -1,13 +1,8 @@
+import { type AdminListener, listenAdmin } from "./admin/index.js";
 import { createResourceServer, type ResourceServer } from "./auth/index.js";
-import {
-  type BackendServices,
-  buildSurface,
-  buildTools,
-  type Surface,
-  type ToolDef,
-} from "./catalog/index.js";
-import type { BackendConfig, GatewayConfig } from "./config/index.js";
-import { DescriptorError, loadDescriptors } from "./descriptors/index.js";
+import { createBackendSet, type ReloadOutcome } from "./backend-set.js";
+import type { Surface, ToolDef } from "./catalog/index.js";
+import type { GatewayConfig } from "./config/index.js";
 import { createGatewayReadiness } from "./health/index.js";
 import {
   createMcpHttp,
@@ -21,14 +16,7 @@ import {
   type McpHttp,
 } from "./http/index.js";
 import { createBackendCredentials } from "./identity.js";
-import {
-  type BackendHandle,
-  createArgumentValidator,
-  createBackendTransport,
-  createReflectionTransport,
-  InflightLimit,
-} from "./invoke/index.js";
-import { type Catalog, createMcpServer, type McpServer } from "./mcp/index.js";
+import { createMcpServer, type McpServer } from "./mcp/index.js";
 import {
   createObservability,
   type Logger,
@@ -41,12 +29,24 @@ import {
 import { createSharedState, type SharedState } from "./sessions/index.js";
 import { VERSION } from "./version.js";
 
+export type { ReloadOutcome } from "./backend-set.js";
+
 /** Whether a backend's descriptors are loaded, and why not. */
 export interface BackendStatus {
   readonly name: string;
+  /** Where it is called (`target`). */
+  readonly target: string;
   readonly ready: boolean;
+  /** Tools of this backend in the catalog being served. */
+  readonly tools: number;
   /** The last failure to load its descriptors, while not ready. */
   readonly error?: string;
+}
+
+/** The gateway's listener, and the admin API's when `admin_listen` is set. */
+export interface GatewayListener extends HttpListener {
+  /** Base URL of the admin API (`mcpengine.v1.AdminService`); absent without `admin_listen`. */
+  readonly adminUrl?: string;
 }
 
 /** A running (or ready to run) gateway. */
@@ -64,12 +64,20 @@ export interface Gateway {
   readonly metrics: Registry | undefined;
   /** Each configured backend, in config order. */
   backends(): readonly BackendStatus[];
+  /** When the catalog being served was swapped in. */
+  readonly catalogLoadedAt: Date;
+  /**
+   * Reads every backend's descriptors again (and the configuration file, when
+   * {@link GatewayOptions.reloadConfig} is given) and swaps in the new catalog
+   * if it differs; a failure keeps the catalog being served.
+   */
+  reload(): Promise<ReloadOutcome>;
   /**
    * Starts the HTTP(S) listener on the configured address, with `/readyz`
    * (backends, IdP keys, Redis) and a drain that ends GET streams with a
    * `retry` hint and waits for the requests running here.
    */
-  listen(): Promise<HttpListener>;
+  listen(): Promise<GatewayListener>;
   /** Stops retrying backends that are not ready and ends every session. */
   close(): Promise<void>;
 }
@@ -90,19 +98,11 @@ export interface GatewayOptions {
   readonly retryMs?: number;
   /** The shared session state, when made by the caller (replicas in one process, in tests); closed by its maker. */
   readonly state?: SharedState;
-}
-
-/** Longest wait between two attempts to reach a backend that is down. */
-const MAX_RETRY_MS = 30_000;
-
-interface BackendSlot {
-  readonly config: BackendConfig;
-  services?: BackendServices["services"];
-  handle?: BackendHandle;
-  /** Ends the backend's connections (those of the handle's transport). */
-  closeConnections?: () => void;
-  error?: string;
-  timer?: NodeJS.Timeout;
+  /**
+   * Reads the configuration again, for {@link Gateway.reload} (SIGHUP, the admin API): backends
+   * added, removed or changed take effect; other changed settings are logged as needing a restart.
+   */
+  readonly reloadConfig?: () => Promise<GatewayConfig>;
 }
 
 /**
@@ -115,122 +115,32 @@ interface BackendSlot {
  * and when the backend answers, swaps in a catalog with its tools and tells
  * connected sessions (`notifications/tools/list_changed`, MCP 2025-11-25
  * server/tools "List Changed Notification"). Descriptors that are missing or
- * invalid, or a backend without reflection, remain start-up errors.
+ * invalid, or a backend without reflection, remain start-up errors. Later,
+ * descriptors are read again every `reload_interval` and when a descriptor
+ * file changes, and {@link Gateway.reload} re-reads the configuration too
+ * (see backend-set.ts); only lists that changed are announced.
  */
 export async function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const observe = createObservability(options);
   const logger = observe.logger;
-  const firstRetryMs = options.retryMs ?? 1_000;
-  const slots: BackendSlot[] = config.backends.map((b) => ({ config: b }));
-  /** Backend calls in flight over all backends (each backend also has its own bound). */
-  const inflight = new InflightLimit(config.maxInflight);
-  let closed = false;
-
-  /** Loads one backend's descriptors; `down` when it could not be reached, else throws. */
-  async function load(slot: BackendSlot): Promise<"ready" | "down"> {
-    const b = slot.config;
-    const origin = `backend "${b.name}"`;
-    let reflection: ReturnType<typeof createReflectionTransport> | undefined;
-    let loaded: Awaited<ReturnType<typeof loadDescriptors>>;
-    try {
-      if (b.descriptors.kind === "file") {
-        loaded = await loadDescriptors({ ...b.descriptors, origin });
-      } else {
-        // Reflection is a gRPC service: always asked over gRPC, whatever the backend's call protocol.
-        reflection = createReflectionTransport(b.target, { tls: b.tls, headers: b.headers });
-        loaded = await loadDescriptors({
-          kind: "reflection",
-          transport: reflection.transport,
-          origin: `${origin} (${b.target})`,
-        });
-      }
-    } catch (err) {
-      if (err instanceof DescriptorError && (err.code === "unavailable" || err.code === "timeout")) {
-        slot.error = err.message;
-        return "down";
-      }
-      throw err;
-    } finally {
-      reflection?.close();
-    }
-    const wanted = new Set(b.services);
-    const services = loaded.services.filter((s) => wanted.size === 0 || wanted.has(s.typeName));
-    for (const name of wanted) {
-      if (!services.some((s) => s.typeName === name)) {
-        throw new Error(`${origin}: service ${name} is not in its descriptors`);
-      }
-    }
-    slot.services = services;
-    const transport = createBackendTransport({
-      target: b.target,
-      name: b.name,
-      protocol: b.protocol,
-      maxMessageBytes: config.maxResultBytes,
-      tls: b.tls,
-      headers: b.headers,
-      keepaliveMs: b.keepaliveMs,
-      maxAttempts: b.maxAttempts,
-    });
-    slot.closeConnections = () => transport.close();
-    slot.handle = {
-      name: b.name,
-      transport,
-      maxResultBytes: config.maxResultBytes,
-      limits: [new InflightLimit(b.maxInflight), inflight],
-      registry: loaded.registry,
-      timeoutMs: b.timeoutMs,
-      validator: createArgumentValidator(loaded.registry),
-    };
-    slot.handle = observe.backend(slot.handle);
-    delete slot.error;
-    return "ready";
-  }
-
-  /** The catalog of the backends that are ready. */
-  function catalog(): Catalog & { tools: ToolDef[]; surface: Surface } {
-    const input: BackendServices[] = [];
-    const backends = new Map<string, BackendHandle>();
-    for (const slot of slots) {
-      if (!slot.services || !slot.handle) continue;
-      input.push({ backend: slot.config.name, services: slot.services });
-      backends.set(slot.config.name, slot.handle);
-    }
-    return { tools: buildTools(input), surface: buildSurface(input), backends };
-  }
-
-  function retry(slot: BackendSlot, delayMs: number): void {
-    if (closed) return;
-    logger.warn(
-      { backend: slot.config.name, error: slot.error, retryIn: formatMs(delayMs) },
-      `backend "${slot.config.name}" is not ready; retrying in ${formatMs(delayMs)}`,
-    );
-    slot.timer = setTimeout(async () => {
-      delete slot.timer;
-      if (closed) return;
-      try {
-        if ((await load(slot)) === "down") return retry(slot, Math.min(delayMs * 2, MAX_RETRY_MS));
-        const next = catalog();
-        current = next;
-        mcp.setCatalog(next);
-        observe.metrics?.catalogSwapped();
-        http.broadcast("notifications/tools/list_changed");
-        const count = next.tools.filter((t) => t.backend === slot.config.name).length;
-        logger.info({ backend: slot.config.name, tools: count }, `backend "${slot.config.name}" is ready`);
-      } catch (err) {
-        // Reachable now, but its descriptors are unusable (or clash with another backend's): an
-        // operator must act; keep serving the others and try again later.
-        delete slot.services;
-        delete slot.handle;
-        slot.closeConnections?.();
-        slot.error = err instanceof Error ? err.message : String(err);
-        retry(slot, MAX_RETRY_MS);
-      }
-    }, delayMs);
-    slot.timer.unref();
-  }
-
-  const states = await Promise.all(slots.map(load));
-  let current = catalog();
+  let loadedAt = new Date();
+  /** Set once the MCP core and the HTTP endpoint exist: a catalog served before goes in with them. */
+  let wired = false;
+  const backendSet = createBackendSet(config, {
+    logger,
+    wrap: (handle) => observe.backend(handle),
+    retryMs: options.retryMs ?? 1_000,
+    ...(options.reloadConfig ? { reloadConfig: options.reloadConfig } : {}),
+    serve(next) {
+      loadedAt = new Date();
+      if (!wired) return;
+      observe.metrics?.catalogSwapped();
+      // MCP 2025-11-25 server/tools (and resources, prompts) "List Changed Notification".
+      for (const list of mcp.setCatalog(next)) http.broadcast(`notifications/${list}/list_changed`);
+    },
+  });
+  await backendSet.start();
+  const current = () => backendSet.catalog();
   const auth = config.auth
     ? createResourceServer(config.auth, {
         ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
@@ -239,7 +149,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     : undefined;
   const mcp = createMcpServer({
     info: { name: config.serverName, version: VERSION },
-    ...current,
+    ...current(),
     enforceScopes: auth !== undefined,
     backendHeaders: createBackendCredentials(config),
     ...(config.stateKey ? { stateKey: config.stateKey } : {}),
@@ -267,10 +177,13 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     ...(config.limits ? { requestLimits: config.limits } : {}),
     legacyMessagesPath: "/messages",
     intercept: (transport) =>
-      observe.interceptors(transport, mcp.knows, (name) => toolNames(current.tools).has(name)),
+      observe.interceptors(transport, mcp.knows, (name) => toolNames(current().tools).has(name)),
     ...(auth ? { auth } : {}),
     ...(state ? { state } : {}),
   });
+  wired = true;
+  // A backend may have come up while the store connected.
+  mcp.setCatalog(current());
   const routes = new Map<string, HttpHandler>([
     [config.path, http.streamable],
     ["/sse", http.sse],
@@ -281,8 +194,8 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     streams: () => http.streamCount(),
     replayBytes: () => http.replayBytes(),
     ...(auth ? { auth: () => auth.stats() } : {}),
-    backends: () => slots.map((s) => ({ name: s.config.name, ready: s.handle !== undefined })),
-    tools: () => current.tools.length,
+    backends: () => backendSet.statuses(),
+    tools: () => current().tools.length,
   });
   const metricsRoute = observe.metrics ? metricsHandler(observe.metrics.registry) : undefined;
   if (metricsRoute && !config.metricsListen) routes.set("/metrics", metricsRoute);
@@ -290,38 +203,27 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     const metadata = createMetadataHandler(auth);
     for (const path of auth.metadataPaths) routes.set(path, metadata);
   }
-  slots.forEach((slot, i) => {
-    if (states[i] === "down") retry(slot, firstRetryMs);
-  });
-  function stopRetries(): void {
-    closed = true;
-    for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);
-  }
-  /** Ends every backend's connections: they would otherwise outlive the gateway. */
-  function closeBackends(): void {
-    for (const slot of slots) slot.closeConnections?.();
-  }
+  const toolCount = (backend: string) => current().tools.filter((t) => t.backend === backend).length;
   return {
     get tools() {
-      return current.tools;
+      return current().tools;
     },
     get surface() {
-      return current.surface;
+      return current().surface;
     },
     http,
     mcp,
     auth,
     metrics: observe.metrics?.registry,
-    backends: () =>
-      slots.map((s) =>
-        s.handle
-          ? { name: s.config.name, ready: true }
-          : { name: s.config.name, ready: false, error: s.error ?? "" },
-      ),
+    backends: () => backendSet.statuses().map((b) => ({ ...b, tools: toolCount(b.name) })),
+    get catalogLoadedAt() {
+      return loadedAt;
+    },
+    reload: () => backendSet.reload(true),
     async close() {
-      stopRetries();
+      backendSet.stop();
       http.close();
-      closeBackends();
+      backendSet.close();
       await ownState?.close();
     },
     async listen() {
@@ -334,34 +236,39 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
               new Map([["/metrics", metricsRoute]]),
             )
           : undefined;
+      // The admin API (`admin_listen`): its own HTTP/2 listener, with the main listener's
+      // certificate, and the gateway's bearer auth under `admin_scope` when auth is on.
+      const admin: AdminListener | undefined = config.adminListen
+        ? await listenAdmin({
+            ...config.adminListen,
+            // The gateway itself, as callers see it (`gateway.listen()` binds `this`); TypeScript
+            // types `this` in an async method of a returned literal as `Gateway | PromiseLike<Gateway>`.
+            source: this as Gateway,
+            logger,
+            ...(auth ? { auth: { server: auth, scope: config.adminScope } } : {}),
+            ...(config.tls ? { tls: config.tls } : {}),
+          })
+        : undefined;
       const listener = await listen(config.host, config.port, routes, {
         maxConnections: config.maxConnections,
         requestTimeoutMs: config.requestTimeoutMs,
         ...(config.tls ? { tls: config.tls } : {}),
         readiness: createGatewayReadiness({
-          backends: () =>
-            slots.map((s) => ({
-              name: s.config.name,
-              target: s.config.target,
-              ready: s.handle !== undefined,
-              ...(s.error ? { error: s.error } : {}),
-            })),
+          backends: () => backendSet.statuses(),
           ...(auth ? { auth } : {}),
           ...(state ? { store: state } : {}),
         }),
         onDrain: () => {
-          stopRetries();
+          backendSet.stop();
           http.drain();
         },
         busy: () => http.running(),
       });
       logStartup(logger, {
         url: `${listener.url}${config.path}`,
-        backends: slots.map((s) => ({
-          name: s.config.name,
-          ready: s.handle !== undefined,
-          tools: current.tools.filter((t) => t.backend === s.config.name).length,
-        })),
+        backends: backendSet
+          .statuses()
+          .map((b) => ({ name: b.name, ready: b.ready, tools: toolCount(b.name) })),
         ...(config.auth ? { issuer: config.auth.issuer } : {}),
         store: config.store.kind,
         metrics: metricsListener
@@ -369,21 +276,25 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
           : metricsRoute
             ? `${listener.url}/metrics`
             : "off",
+        ...(admin ? { admin: admin.url } : {}),
         tracing: options.tracing !== false,
       });
+      // A drain leaves the admin API up, so operators can watch sessions and requests wind down.
       return {
         server: listener.server,
         url: listener.url,
+        ...(admin ? { adminUrl: admin.url } : {}),
         get draining() {
           return listener.draining;
         },
         drain: (timeoutMs) => listener.drain(timeoutMs),
         close: async () => {
-          stopRetries();
+          backendSet.stop();
           http.close();
           await metricsListener?.close();
+          await admin?.close();
           await listener.close();
-          closeBackends();
+          backendSet.close();
           await ownState?.close();
         },
       };
@@ -391,6 +302,6 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   };
 }
 
-function formatMs(ms: number): string {
+function _formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

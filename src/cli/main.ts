@@ -5,7 +5,7 @@ import { createLogger, isLogFormat, isLogThreshold, LOG_THRESHOLDS, redactText }
 import { VERSION } from "../version.js";
 import { DEMO_OPTIONS, runDemo } from "./demo.js";
 import type { OptionSpec, OptionSpecs, OptionValues } from "./options.js";
-import { onSignal, signalExitCode, stderrLog, waitForSignal } from "./process.js";
+import { onReloadSignal, onSignal, signalExitCode, stderrLog, waitForSignal } from "./process.js";
 import { PROXY_OPTIONS, runProxyCommand } from "./proxy.js";
 import { printTools } from "./tools.js";
 
@@ -276,7 +276,8 @@ function table(rows: readonly (readonly [string, string])[]): string {
 }
 
 /**
- * `mcpengine serve`, until SIGTERM or SIGINT; then a graceful stop (docs/operations.md
+ * `mcpengine serve`, until SIGTERM or SIGINT (SIGHUP reloads the configuration and
+ * descriptors); then a graceful stop (docs/operations.md
  * "Shutdown"): no new connections and `/readyz` 503, GET streams ended with a `retry` hint,
  * requests under way given up to `drain_timeout`, then the sessions' live state and the backend
  * connections closed, and exit code 0. A second signal stops at once (128 + its number).
@@ -289,12 +290,22 @@ async function serve(configFile: string, level: string, format: string): Promise
   }
   const logger = createLogger({ level, format });
   const config = await loadConfigFile(configFile);
-  const gateway = await createGateway(config, { logger, metrics: { process: true } });
+  const gateway = await createGateway(config, {
+    logger,
+    metrics: { process: true },
+    reloadConfig: () => loadConfigFile(configFile),
+  });
   const listener = await gateway.listen();
   process.stderr.write(
     `mcpengine: ${gateway.tools.length} tools, MCP endpoint ${listener.url}${config.path}\n`,
   );
+  // SIGHUP: the configuration file and every backend's descriptors are read again (the outcome is logged).
+  const stopReloads = onReloadSignal(() => {
+    logger.info(`SIGHUP: reloading ${configFile}`);
+    void gateway.reload();
+  });
   const signal = await waitForSignal();
+  stopReloads();
   const limit = `${config.drainTimeoutMs / 1000}s`;
   stderrLog(`${signal}: draining (up to ${limit}); send it again to stop at once`);
   const unlisten = onSignal((again) => {

@@ -38,3 +38,9 @@ export function onSignal(handler: (signal: StopSignal) => void): () => void {
 export function signalExitCode(signal: StopSignal): number {
   return 128 + constants.signals[signal];
 }
+
+/** Calls `handler` on every SIGHUP (re-read the configuration) until the returned function is called. */
+export function onReloadSignal(handler: () => void): () => void {
+  process.on("SIGHUP", handler);
+  return () => process.off("SIGHUP", handler);
+}

@@ -1,5 +1,16 @@
-import { create, createFileRegistry, type DescService, type FileRegistry } from "@bufbuild/protobuf";
-import { type FileDescriptorProto, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { createHash } from "node:crypto";
+import {
+  create,
+  createFileRegistry,
+  type DescService,
+  type FileRegistry,
+  toBinary,
+} from "@bufbuild/protobuf";
+import {
+  type FileDescriptorProto,
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+} from "@bufbuild/protobuf/wkt";
 import { DescriptorError } from "./errors.js";
 import { repairFiles } from "./repair.js";
 import { WELL_KNOWN } from "./well-known.js";
@@ -11,6 +22,8 @@ const INFRASTRUCTURE = /^grpc\.(reflection|health)\./;
 export interface LoadedDescriptors {
   readonly registry: FileRegistry;
   readonly services: DescService[];
+  /** A digest of the files, equal for equal descriptors whatever their order or source: a reload compares it. */
+  readonly fingerprint: string;
 }
 
 /**
@@ -40,7 +53,12 @@ export function buildRegistry(files: readonly FileDescriptorProto[], origin: str
   for (const file of registry.files) {
     for (const s of file.services) if (!INFRASTRUCTURE.test(s.typeName)) services.push(s);
   }
-  return { registry, services };
+  const digest = createHash("sha256");
+  for (const name of [...byName.keys()].sort()) {
+    const file = byName.get(name);
+    if (file) digest.update(toBinary(FileDescriptorProtoSchema, file));
+  }
+  return { registry, services, fingerprint: digest.digest("base64url") };
 }
 
 function addMissingWellKnown(file: FileDescriptorProto, byName: Map<string, FileDescriptorProto>): void {

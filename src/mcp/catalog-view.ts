@@ -19,6 +19,28 @@ export interface ListEntry {
 /** The list results, by the member they are returned in (`tools`, `resources`, `resourceTemplates`, `prompts`). */
 export type ListKey = "tools" | "resources" | "resourceTemplates" | "prompts";
 
+/** A list with its own `notifications/<list>/list_changed` (resources covers resource templates). */
+export type ChangedList = "tools" | "resources" | "prompts";
+
+/**
+ * The lists whose wire forms differ between two views, so that only those are
+ * announced (MCP 2025-11-25 server/tools, server/resources, server/prompts
+ * "List Changed Notification"). Guards count too: a changed scope changes who sees an entry.
+ */
+export function changedLists(before: CatalogView, after: CatalogView): ChangedList[] {
+  const same = (keys: readonly ListKey[]) =>
+    keys.every((k) => signature(before.lists[k]) === signature(after.lists[k]));
+  const changed: ChangedList[] = [];
+  if (!same(["tools"])) changed.push("tools");
+  if (!same(["resources", "resourceTemplates"])) changed.push("resources");
+  if (!same(["prompts"])) changed.push("prompts");
+  return changed;
+}
+
+function signature(entries: readonly ListEntry[]): string {
+  return JSON.stringify(entries.map((e) => [e.wire, e.def.scopes]));
+}
+
 /**
  * Everything derived from a catalog, built once per catalog: lookups, wire
  * forms, capabilities. Never changed in place; a new catalog gets a new view.
@@ -31,11 +53,11 @@ export interface CatalogView {
   readonly resourcesByUri: ReadonlyMap<string, ResourceDef>;
   readonly lists: { readonly [K in ListKey]: readonly ListEntry[] };
   /**
-   * MCP 2025-11-25 basic/lifecycle "Capability Negotiation". Tools may change while a
-   * session lasts (a backend that comes up late), announced by notifications/tools/list_changed.
+   * MCP 2025-11-25 basic/lifecycle "Capability Negotiation". Every list may change while a
+   * session lasts (a backend that comes up late, a reload), announced by notifications/<list>/list_changed.
    */
   readonly sessionCapabilities: JsonObject;
-  /** Stateless (MCP 2026-07-28 server/discover): resource updates through subscriptions/listen; lists are cached for their ttlMs. */
+  /** Stateless (MCP 2026-07-28 server/discover): list changes and resource updates through subscriptions/listen; lists are cached for their ttlMs. */
   readonly statelessCapabilities: JsonObject;
 }
 
@@ -83,16 +105,20 @@ export function createCatalogView(catalog: Catalog): CatalogView {
     sessionCapabilities: strip({
       tools: { listChanged: true },
       resources: hasResources
-        ? { subscribe: surface.subscription !== undefined, listChanged: false }
+        ? { subscribe: surface.subscription !== undefined, listChanged: true }
         : undefined,
-      prompts: surface.prompts.length > 0 ? { listChanged: false } : undefined,
+      prompts: surface.prompts.length > 0 ? { listChanged: true } : undefined,
       completions: surface.completion ? {} : undefined,
       logging: {},
     }) as JsonObject,
     statelessCapabilities: strip({
-      tools: {},
-      resources: hasResources ? (surface.subscription ? { subscribe: true } : {}) : undefined,
-      prompts: surface.prompts.length > 0 ? {} : undefined,
+      tools: { listChanged: true },
+      resources: hasResources
+        ? surface.subscription
+          ? { subscribe: true, listChanged: true }
+          : { listChanged: true }
+        : undefined,
+      prompts: surface.prompts.length > 0 ? { listChanged: true } : undefined,
       completions: surface.completion ? {} : undefined,
       logging: {},
     }) as JsonObject,

@@ -1,4 +1,4 @@
-export type { Catalog } from "./catalog-view.js";
+export type { Catalog, ChangedList } from "./catalog-view.js";
 export {
   InsufficientScopeError,
   insufficientScopeFailure,

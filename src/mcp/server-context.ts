@@ -2,7 +2,15 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type { Bound } from "../catalog/index.js";
 import { type BackendHandle, type CallContext, createStateSealer } from "../invoke/index.js";
 import { callContext } from "./call-context.js";
-import { type Catalog, type CatalogView, createCatalogView, type ListKey, listPage } from "./catalog-view.js";
+import {
+  type Catalog,
+  type CatalogView,
+  type ChangedList,
+  changedLists,
+  createCatalogView,
+  type ListKey,
+  listPage,
+} from "./catalog-view.js";
 import { InsufficientScopeError } from "./errors.js";
 import type { Exchange } from "./exchange.js";
 import type { InputSettings } from "./input.js";
@@ -24,6 +32,8 @@ export interface ServerContext {
   readonly input: InputSettings;
   /** Open subscriptions/listen streams, ended gracefully by close(). */
   readonly listening: Set<AbortController>;
+  /** Told which lists changed each time another catalog is served (subscriptions/listen streams). */
+  readonly listWatchers: Set<(changed: readonly ChangedList[]) => void>;
   /** Whether the caller holds every scope in `required` (always, when scopes are not enforced). */
   allowed(required: readonly string[], ex: Exchange): boolean;
   /** Throws {@link InsufficientScopeError} unless the caller holds every scope in `required`. */
@@ -44,7 +54,8 @@ export interface ServerContext {
 /** A {@link ServerContext} and the one way to change it: serving another catalog (its lists may change, MCP 2025-11-25 server/tools "List Changed Notification"). */
 export interface ServerState {
   readonly context: ServerContext;
-  setCatalog(catalog: Catalog): void;
+  /** Serves `catalog` from the next request on; returns the lists that changed (after telling the list watchers). */
+  setCatalog(catalog: Catalog): readonly ChangedList[];
 }
 
 /** Builds the context the handlers of {@link createMcpServer} share, for one catalog at a time. */
@@ -66,6 +77,7 @@ export function createServerContext(options: McpServerOptions): ServerState {
     options,
     input: { sealer: createStateSealer(options.stateKey), maxRounds: options.maxInputRounds ?? 8 },
     listening: new Set(),
+    listWatchers: new Set(),
     allowed,
     demand(required, ex) {
       if (!allowed(required, ex)) throw new InsufficientScopeError(required);
@@ -88,7 +100,11 @@ export function createServerContext(options: McpServerOptions): ServerState {
   return {
     context,
     setCatalog(catalog) {
+      const before = cat;
       cat = createCatalogView(catalog);
+      const changed = changedLists(before, cat);
+      if (changed.length > 0) for (const watch of context.listWatchers) watch(changed);
+      return changed;
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Catalog } from "./catalog-view.js";
+import type { Catalog, ChangedList } from "./catalog-view.js";
 import { InsufficientScopeError } from "./errors.js";
 import type { Era, Exchange } from "./exchange.js";
 import {
@@ -23,8 +23,11 @@ export interface McpServer {
   knows(method: string, era: Era): boolean;
   /** Ends open subscriptions gracefully (their listen requests complete). */
   close(): void;
-  /** Serves another catalog from the next request on (requests in flight finish with theirs). */
-  setCatalog(catalog: Catalog): void;
+  /**
+   * Serves another catalog from the next request on (requests in flight finish with theirs);
+   * returns the lists that changed, already announced on subscriptions/listen streams.
+   */
+  setCatalog(catalog: Catalog): readonly ChangedList[];
 }
 
 /** The core's answer to one request, as transports call it: {@link McpServer.handle}. */
@@ -70,7 +73,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
       for (const stop of ctx.listening) stop.abort();
     },
     setCatalog(catalog) {
-      state.setCatalog(catalog);
+      return state.setCatalog(catalog);
     },
     knows(method, era) {
       return methodSpec(method, era) !== undefined;

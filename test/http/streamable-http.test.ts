@@ -336,7 +336,8 @@ describe("stateless (2026-07-28)", () => {
         notifications: { resourceSubscriptions: ["test://watched-resource"] },
       },
     });
-    expect(ack.params.notifications.toolsListChanged).toBeUndefined();
+    // The catalog can change (a late backend, a reload): list changes are honoured too.
+    expect(ack.params.notifications.toolsListChanged).toBe(true);
     expect(update).toMatchObject({
       method: "notifications/resources/updated",
       params: { uri: "test://watched-resource", _meta: { "io.modelcontextprotocol/subscriptionId": 1 } },

@@ -160,7 +160,7 @@ backends:
           serverName: "backend.test",
         });
         gateway = await createGateway(config);
-        expect(gateway.backends()).toEqual([{ name: "secure", ready: true }]);
+        expect(gateway.backends()).toEqual([{ name: "secure", target: grpcUrl, tools: 2, ready: true }]);
         http = await gateway.listen();
         client = new Client({ name: "mtls-test", version: "1.0.0" });
         await client.connect(new StreamableHTTPClientTransport(new URL(`${http.url}/mcp`)));
@@ -185,7 +185,13 @@ backends:
         const g = await createGateway(config, { retryMs: 60_000 });
         try {
           expect(g.backends()).toEqual([
-            { name: "secure", ready: false, error: expect.stringMatching(/certificate required/) },
+            {
+              name: "secure",
+              target: grpcUrl,
+              tools: 0,
+              ready: false,
+              error: expect.stringMatching(/certificate required/),
+            },
           ]);
         } finally {
           await g.close();

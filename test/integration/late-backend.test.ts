@@ -42,7 +42,13 @@ describe("a backend that is down when the gateway starts", () => {
     gateway = await createGateway(config, { logger, retryMs: 100 });
     http = await gateway.listen();
     expect(gateway.backends()).toEqual([
-      { name: "late", ready: false, error: expect.stringContaining("late") },
+      {
+        name: "late",
+        target: `http://127.0.0.1:${port}`,
+        tools: 0,
+        ready: false,
+        error: expect.stringContaining("late"),
+      },
     ]);
     expect(logged[0]).toMatchObject({
       msg: 'backend "late" is not ready; retrying in 100ms',
@@ -62,7 +68,9 @@ describe("a backend that is down when the gateway starts", () => {
 
     backend = await startGrpcJsBackend(port);
     await expect.poll(() => changed, { timeout: 10_000 }).toBeGreaterThan(0);
-    expect(gateway.backends()).toEqual([{ name: "late", ready: true }]);
+    expect(gateway.backends()).toEqual([
+      { name: "late", target: `http://127.0.0.1:${port}`, tools: 2, ready: true },
+    ]);
     expect(logged.filter((l) => l.msg === 'backend "late" is ready')).toEqual([
       expect.objectContaining({ backend: "late", tools: 2 }),
     ]);

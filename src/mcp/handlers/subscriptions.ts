@@ -1,6 +1,7 @@
 import { type DescMethodServerStreaming, fromJson, type JsonObject, toJson } from "@bufbuild/protobuf";
 import type { Identity } from "../../auth/index.js";
 import type { Bound } from "../../catalog/index.js";
+import type { ChangedList } from "../catalog-view.js";
 import { ErrorCode, JsonRpcError } from "../jsonrpc.js";
 import type { MethodCall, ServerContext } from "../server-context.js";
 
@@ -42,8 +43,9 @@ export function unsubscribe({ params, ex }: MethodCall, ctx: ServerContext): obj
 /**
  * MCP 2026-07-28 basic/patterns/subscriptions: a long-lived stream that is
  * acknowledged first, then carries the requested notifications, each tagged
- * with the subscription id, until the client closes it or the gateway stops.
- * The catalog is fixed at startup, so only resource updates are offered.
+ * with the subscription id, until the client closes it or the gateway stops:
+ * list changes (the catalog changes when a late backend comes up or on a
+ * reload) and resource updates.
  */
 export async function listen({ id, params, ex }: MethodCall, ctx: ServerContext): Promise<object> {
   const filter = params.notifications;
@@ -55,12 +57,21 @@ export async function listen({ id, params, ex }: MethodCall, ctx: ServerContext)
   const watch = ctx.catalog.surface.subscription;
   if (watch && uris.length > 0) ctx.demand(watch.scopes, ex);
   const meta = { [SUBSCRIPTION_ID]: id };
-  const acknowledged: JsonObject = watch && uris.length > 0 ? { resourceSubscriptions: uris } : {};
+  // Every list may change (a late backend, a reload): each list-changed kind asked for is honoured.
+  const lists = LIST_FILTERS.filter(([key]) => filter[key] === true);
+  const acknowledged: JsonObject = Object.fromEntries(lists.map(([key]) => [key, true]));
+  if (watch && uris.length > 0) acknowledged.resourceSubscriptions = uris;
   ex.notify("notifications/subscriptions/acknowledged", { _meta: meta, notifications: acknowledged });
   const stop = new AbortController();
   const end = () => stop.abort();
   ex.signal.addEventListener("abort", end, { once: true });
   ctx.listening.add(stop);
+  const onChange = (changed: readonly ChangedList[]) => {
+    for (const [, list] of lists) {
+      if (changed.includes(list)) ex.notify(`notifications/${list}/list_changed`, { _meta: meta });
+    }
+  };
+  if (lists.length > 0) ctx.listWatchers.add(onChange);
   try {
     if (watch) {
       for (const uri of new Set(uris)) {
@@ -71,11 +82,19 @@ export async function listen({ id, params, ex }: MethodCall, ctx: ServerContext)
     }
     if (!stop.signal.aborted) await new Promise((resolve) => stop.signal.addEventListener("abort", resolve));
   } finally {
+    ctx.listWatchers.delete(onChange);
     ctx.listening.delete(stop);
     ex.signal.removeEventListener("abort", end);
   }
   return { _meta: meta };
 }
+
+/** The list-changed members of a subscriptions/listen filter, and the list each one is about. */
+const LIST_FILTERS: readonly (readonly [string, ChangedList])[] = [
+  ["toolsListChanged", "tools"],
+  ["promptsListChanged", "prompts"],
+  ["resourcesListChanged", "resources"],
+];
 
 /** Runs the watch RPC for one URI until `signal` aborts, reporting each update. */
 async function watchResource(
