@@ -1,5 +1,5 @@
 export { ADMIN_CALL_MESSAGE } from "./log.js";
-export { type AdminApiOptions, type AdminRouter, adminRouter } from "./router.js";
+export { type AdminApiOptions, adminRoutes } from "./router.js";
 export { type AdminListener, type AdminListenOptions, listenAdmin } from "./server.js";
 export type {
   AdminBackend,

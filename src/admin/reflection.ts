@@ -1,6 +1,6 @@
 import { createRegistry, type DescFile, type DescService, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, type ConnectRouter } from "@connectrpc/connect";
+import { Code, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import * as v1 from "../../gen/es/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
 
@@ -24,22 +24,35 @@ type Answer =
  * in the generated code (no comments; the wire format is all a client needs).
  * Questions about extensions are answered "not found": the admin API declares none.
  */
-export function addReflection(router: ConnectRouter, services: readonly DescService[]): void {
+export function addReflection(
+  router: ConnectRouter,
+  services: readonly DescService[],
+  options: { readonly interceptors?: Interceptor[] } = {},
+): void {
   const answer = reflectionIndex([...services, v1.ServerReflection, v1alpha.ServerReflection]);
-  router.service(v1.ServerReflection, {
-    async *serverReflectionInfo(requests) {
-      for await (const req of requests) {
-        yield { validHost: req.host, originalRequest: req, messageResponse: answer(req.messageRequest) };
-      }
+  const handlerOptions = { interceptors: options.interceptors ?? [] };
+  router.service(
+    v1.ServerReflection,
+    {
+      async *serverReflectionInfo(requests) {
+        for await (const req of requests) {
+          yield { validHost: req.host, originalRequest: req, messageResponse: answer(req.messageRequest) };
+        }
+      },
     },
-  });
-  router.service(v1alpha.ServerReflection, {
-    async *serverReflectionInfo(requests) {
-      for await (const req of requests) {
-        yield { validHost: req.host, originalRequest: req, messageResponse: answer(req.messageRequest) };
-      }
+    handlerOptions,
+  );
+  router.service(
+    v1alpha.ServerReflection,
+    {
+      async *serverReflectionInfo(requests) {
+        for await (const req of requests) {
+          yield { validHost: req.host, originalRequest: req, messageResponse: answer(req.messageRequest) };
+        }
+      },
     },
-  });
+    handlerOptions,
+  );
 }
 
 /** Answers reflection questions about `services` from their files and every file these import. */

@@ -1,4 +1,4 @@
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter } from "@connectrpc/connect";
 import { AdminService } from "../../gen/es/mcpengine/v1/admin_pb.js";
 import type { ResourceServer } from "../auth/index.js";
 import type { Logger } from "../observe/index.js";
@@ -18,25 +18,22 @@ export interface AdminApiOptions {
   readonly auth?: { readonly server: ResourceServer; readonly scope: string };
 }
 
-/** The admin API's routes and interceptors, for `connectNodeAdapter` or `createRouterTransport`. */
-export interface AdminRouter {
-  readonly routes: (router: ConnectRouter) => void;
-  readonly interceptors: Interceptor[];
-}
-
 /**
- * The routes of the admin listener: `mcpengine.v1.AdminService` and gRPC
- * server reflection (v1, v1alpha), behind the same interceptors — logging
- * outermost, so refused calls are logged, then auth.
+ * The routes of the admin listener, for `connectNodeAdapter` or
+ * `createRouterTransport`: `mcpengine.v1.AdminService` behind logging
+ * (outermost, so refusals are logged too) and auth; gRPC server reflection
+ * (v1, v1alpha) behind logging only. Reflection stays open on purpose: it
+ * describes nothing but AdminService's schema, which is public (proto/), and
+ * guarding it would turn `buf curl`'s clear UNAUTHENTICATED into "failed to
+ * find service".
  */
-export function adminRouter(options: AdminApiOptions): AdminRouter {
+export function adminRoutes(options: AdminApiOptions): (router: ConnectRouter) => void {
   const { auth } = options;
-  return {
-    routes: (router) => {
-      router.service(AdminService, createAdminService(options.source));
-      addReflection(router, [AdminService]);
-    },
-    // Connect applies the last interceptor innermost.
-    interceptors: [logAdminCalls(options.logger), ...(auth ? [adminAuth(auth.server, auth.scope)] : [])],
+  const log = logAdminCalls(options.logger);
+  // Connect applies the last interceptor innermost.
+  const interceptors = [log, ...(auth ? [adminAuth(auth.server, auth.scope)] : [])];
+  return (router) => {
+    router.service(AdminService, createAdminService(options.source), { interceptors });
+    addReflection(router, [AdminService], { interceptors: [log] });
   };
 }

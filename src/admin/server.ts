@@ -1,7 +1,7 @@
 import { createSecureServer, createServer, type Http2SecureServer, type Http2Server } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { type AdminApiOptions, adminRouter } from "./router.js";
+import { type AdminApiOptions, adminRoutes } from "./router.js";
 
 /** Where the admin listener listens and how. */
 export interface AdminListenOptions extends AdminApiOptions {
@@ -23,7 +23,7 @@ export interface AdminListener {
 const IDLE_TIMEOUT_MS = 65_000;
 
 /**
- * Serves the admin API (see {@link adminRouter}) through Connect's Node
+ * Serves the admin API (see {@link adminRoutes}) through Connect's Node
  * adapter on an HTTP/2 server, so gRPC, Connect and gRPC-Web clients all work.
  * Without TLS it is h2c with prior knowledge (`grpcurl -plaintext`,
  * `buf curl --http2-prior-knowledge`): Node's cleartext HTTP/2 server cannot
@@ -31,8 +31,7 @@ const IDLE_TIMEOUT_MS = 65_000;
  * `curl` of the Connect protocol works too.
  */
 export async function listenAdmin(options: AdminListenOptions): Promise<AdminListener> {
-  const router = adminRouter(options);
-  const handler = connectNodeAdapter({ routes: router.routes, interceptors: router.interceptors });
+  const handler = connectNodeAdapter({ routes: adminRoutes(options) });
   const server: Http2Server | Http2SecureServer = options.tls
     ? createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler)
     : createServer(handler);

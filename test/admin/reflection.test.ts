@@ -2,14 +2,13 @@ import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import * as v1 from "../../gen/es/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
-import { adminRouter } from "../../src/admin/index.js";
+import { adminRoutes } from "../../src/admin/index.js";
 import { loadDescriptors } from "../../src/descriptors/index.js";
 import { silentLogger } from "../../src/observe/index.js";
 import { fakeSource } from "./fake-source.js";
 
 function transport() {
-  const router = adminRouter({ source: fakeSource(), logger: silentLogger() });
-  return createRouterTransport(router.routes, { router: { interceptors: router.interceptors } });
+  return createRouterTransport(adminRoutes({ source: fakeSource(), logger: silentLogger() }));
 }
 
 type Question = v1.ServerReflectionRequest["messageRequest"];

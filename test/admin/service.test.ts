@@ -2,14 +2,13 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, createRouterTransport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/es/mcpengine/v1/admin_pb.js";
-import { type AdminSource, adminRouter } from "../../src/admin/index.js";
+import { type AdminSource, adminRoutes } from "../../src/admin/index.js";
 import { silentLogger } from "../../src/observe/index.js";
 import { fakeSource } from "./fake-source.js";
 
 /** An AdminService client over an in-memory transport to the admin routes, without auth. */
 function client(source: AdminSource): Client<typeof AdminService> {
-  const router = adminRouter({ source, logger: silentLogger() });
-  const transport = createRouterTransport(router.routes, { router: { interceptors: router.interceptors } });
+  const transport = createRouterTransport(adminRoutes({ source, logger: silentLogger() }));
   return createClient(AdminService, transport);
 }
 
