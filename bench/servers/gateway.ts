@@ -43,7 +43,9 @@ const config = parseConfig(
     ],
   }),
 );
-const listener = await (await createGateway(config)).listen();
+// OBSERVE=off: no metrics and no spans (the GO row, against which their cost is measured).
+const observe = process.env.OBSERVE === "off" ? { metrics: false, tracing: false } : {};
+const listener = await (await createGateway(config, observe)).listen();
 process.stdout.write(`READY ${new URL(listener.url).port}\n`);
 // The bench asks for the heap after a full GC (the process runs with --expose-gc).
 process.stdin.on("data", (b: Buffer) => {
