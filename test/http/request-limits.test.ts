@@ -156,6 +156,16 @@ describe("the memory of a request limiter", () => {
     expect(l.size("caller")).toBe(600);
   });
 
+  it("sweeps past a caller whose call outlasts the others", () => {
+    const { l, clock } = limiter({ perCaller: { rate: { perSecond: 10, burst: 5 } } });
+    const long = admitted(l.admit("sub:long"));
+    for (let i = 0; i < 1_000; i++) admitted(l.admit(`old:${i}`)).release();
+    clock.now += 1_000;
+    for (let i = 0; i < 600; i++) admitted(l.admit(`new:${i}`)).release();
+    expect(l.size("caller")).toBe(601);
+    long.release();
+  });
+
   it("stays within its bound under a flood of distinct keys", () => {
     const { l } = limiter({ perCaller: { rate: { perSecond: 1, burst: 3 } } }, 1_000);
     for (let i = 0; i < 100_000; i++) admitted(l.admit(`addr:${i}`)).release();
@@ -163,12 +173,14 @@ describe("the memory of a request limiter", () => {
   });
 
   it("evicts idle callers before running ones, so a flood does not lift a busy caller's limit", () => {
-    const { l } = limiter({ perCaller: { maxConcurrent: 1, rate: { perSecond: 1, burst: 1 } } }, 100);
-    const busy = admitted(l.admit("sub:busy"));
-    for (let i = 0; i < 10_000; i++) admitted(l.admit(`addr:${i}`)).release();
-    expect(l.size("caller")).toBe(100);
-    expect(l.admit("sub:busy")).toMatchObject({ ok: false, which: "concurrent" });
-    busy.release();
+    const { l } = limiter({ perCaller: { maxConcurrent: 1, rate: { perSecond: 1, burst: 1 } } }, 12);
+    // Busy callers filling most of the table: more than the sweep moves aside per new key stay the oldest.
+    const names = Array.from({ length: 10 }, (_, i) => `sub:busy-${i}`);
+    const busy = names.map((name) => admitted(l.admit(name)));
+    for (let i = 0; i < 1_000; i++) admitted(l.admit(`addr:${i}`)).release();
+    expect(l.size("caller")).toBe(12);
+    for (const name of names) expect(l.admit(name)).toMatchObject({ ok: false, which: "concurrent" });
+    for (const ticket of busy) ticket.release();
   });
 
   it("still bounds its entries when every one is running, forgetting some", () => {
