@@ -247,6 +247,9 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
             logger,
             ...(auth ? { auth: { server: auth, scope: config.adminScope } } : {}),
             ...(config.tls ? { tls: config.tls } : {}),
+          }).catch(async (err: unknown) => {
+            await metricsListener?.close();
+            throw err;
           })
         : undefined;
       const listener = await listen(config.host, config.port, routes, {
@@ -263,6 +266,11 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
           http.drain();
         },
         busy: () => http.running(),
+      }).catch(async (err: unknown) => {
+        // A main listener that cannot bind leaves no side listener open behind it.
+        await metricsListener?.close();
+        await admin?.close();
+        throw err;
       });
       logStartup(logger, {
         url: `${listener.url}${config.path}`,

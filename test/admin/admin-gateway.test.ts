@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +23,15 @@ import { imageRegistry } from "../support/image.js";
 import { makeTestPki, OPENSSL } from "../support/test-ca.js";
 
 const BUF = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.url));
+
+/** A loopback port nothing listens on (yet). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
 
 /** A descriptor set of these proto files and everything they import, imports first. */
 function descriptorSet(...names: string[]): Uint8Array {
@@ -221,6 +231,41 @@ describe("a gateway without admin_listen", () => {
       });
     } finally {
       await listener.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a gateway whose main listener cannot bind", () => {
+  it("does not leave its admin listener open", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mcpengine-admin-"));
+    const file = join(dir, "image.binpb");
+    writeFileSync(file, descriptorSet("smack/v1/smack.proto"));
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const adminPort = await freePort();
+    try {
+      const config = parseConfig(
+        JSON.stringify({
+          listen: `127.0.0.1:${(taken.address() as AddressInfo).port}`,
+          admin_listen: `127.0.0.1:${adminPort}`,
+          reload_interval: "0s",
+          backends: [{ name: "smack", target: "http://127.0.0.1:1", descriptors: file }],
+        }),
+        { source: "test" },
+      );
+      const gateway = await createGateway(config);
+      await expect(gateway.listen()).rejects.toThrow(/EADDRINUSE/);
+      await gateway.close();
+      // The admin port is free again: binding it succeeds.
+      const again = createServer();
+      await new Promise<void>((resolve, reject) => {
+        again.once("error", reject);
+        again.listen(adminPort, "127.0.0.1", resolve);
+      });
+      await new Promise<void>((r) => again.close(() => r()));
+    } finally {
+      await new Promise<void>((r) => taken.close(() => r()));
       rmSync(dir, { recursive: true, force: true });
     }
   });
