@@ -204,7 +204,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     for (const path of auth.metadataPaths) routes.set(path, metadata);
   }
   const toolCount = (backend: string) => current().tools.filter((t) => t.backend === backend).length;
-  return {
+  const gateway: Gateway = {
     get tools() {
       return current().tools;
     },
@@ -241,9 +241,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       const admin: AdminListener | undefined = config.adminListen
         ? await listenAdmin({
             ...config.adminListen,
-            // The gateway itself, as callers see it (`gateway.listen()` binds `this`); TypeScript
-            // types `this` in an async method of a returned literal as `Gateway | PromiseLike<Gateway>`.
-            source: this as Gateway,
+            source: gateway,
             logger,
             ...(auth ? { auth: { server: auth, scope: config.adminScope } } : {}),
             ...(config.tls ? { tls: config.tls } : {}),
@@ -308,6 +306,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       };
     },
   };
+  return gateway;
 }
 
 function _formatMs(ms: number): string {
