@@ -17,6 +17,9 @@ import { DEFAULT_SESSION_LIMITS, type SessionLimits } from "./session-limits.js"
 import { createSessionService } from "./session-service.js";
 import { serveStateless } from "./stateless.js";
 import { createStreamable } from "./streamable.js";
+import type { McpTransport } from "./transport.js";
+
+export type { McpTransport } from "./transport.js";
 
 /** Options of {@link createMcpHttp}. */
 export interface StreamableHttpOptions {
@@ -44,14 +47,6 @@ export interface StreamableHttpOptions {
    */
   readonly intercept?: (transport: McpTransport) => readonly McpInterceptor[];
 }
-
-/**
- * How a request reached the core, which decides its HTTP status:
- * `stateless` (2026-07-28, an error carries its own status), `streamable`
- * (2025-03-26 … 2025-11-25: 200, 400 for a failed initialize) or `legacy`
- * (2024-11-05: the POST is answered 202, the response goes on the SSE stream).
- */
-export type McpTransport = "stateless" | "streamable" | "legacy";
 
 /** The HTTP handlers of the MCP endpoint and the 2024-11-05 HTTP+SSE endpoints. */
 export interface McpHttp {

@@ -9,12 +9,12 @@ import {
   requestLimited,
 } from "../mcp/index.js";
 import type { PostRoute } from "./classify.js";
-import type { McpTransport } from "./mcp-http.js";
 import { header, JSON_HEADERS } from "./reply.js";
 import type { LimitRefusal, LimitTicket, RequestLimiter } from "./request-limits.js";
 import { ownerOf } from "./session-service.js";
 import { NO_SESSION_YET } from "./streamable.js";
 import { traceHeadersOf } from "./trace-headers.js";
+import type { McpTransport } from "./transport.js";
 
 type Request = JsonRpcRequest & { id: RequestId };
 
