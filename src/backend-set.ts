@@ -61,6 +61,8 @@ export interface BackendSetOptions {
   readonly reloadConfig?: () => Promise<GatewayConfig>;
   /** Serves another catalog; called one at a time, after start-up only. */
   readonly serve: (next: CatalogParts) => void;
+  /** Told of each reload that failed, in whole or for a backend. */
+  readonly reloadFailed?: () => void;
 }
 
 /** The gateway's backends: loading, retrying, reloading and watching their descriptors. */
@@ -323,11 +325,18 @@ export function createBackendSet(config: GatewayConfig, options: BackendSetOptio
         (added.length ? `, added ${added.join(", ")}` : "") +
         (removed.length ? `, removed ${removed.join(", ")}` : ""),
     );
-    if (failures.length > 0) logger.warn({ error: failures.join("; ") }, `reload: ${failures.join("; ")}`);
+    if (failures.length > 0) {
+      options.reloadFailed?.();
+      logger.error(
+        { error: failures.join("; ") },
+        `reload failed in part; what failed keeps what it served: ${failures.join("; ")}`,
+      );
+    }
     return { changed: true, tools: after.length, ...(failures.length ? { error: failures.join("; ") } : {}) };
   }
 
   function failed(error: string, tools: number): ReloadOutcome {
+    options.reloadFailed?.();
     logger.error({ error }, `reload failed; still serving the last good catalog: ${error}`);
     return { changed: false, tools, error };
   }

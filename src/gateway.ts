@@ -131,6 +131,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     wrap: (handle) => observe.backend(handle),
     retryMs: options.retryMs ?? 1_000,
     ...(options.reloadConfig ? { reloadConfig: options.reloadConfig } : {}),
+    reloadFailed: () => observe.metrics?.reloadFailed(),
     serve(next) {
       loadedAt = new Date();
       if (!wired) return;

@@ -65,6 +65,8 @@ export interface GatewayMetrics {
   insufficientScope(): void;
   /** The gateway served a new catalog (a backend came up, a reload). */
   catalogSwapped(): void;
+  /** A reload failed in whole or for a backend (the last good catalog, or that backend's part, is kept). */
+  reloadFailed(): void;
   /** Where scrape-time values come from; set once the gateway has built its parts. */
   setSources(sources: MetricsSources): void;
 }
@@ -177,6 +179,11 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     help: "Catalogs swapped in after start-up (a late backend came up, a reload)",
     registers,
   });
+  const reloadFailures = new Counter({
+    name: "mcpengine_reload_failures_total",
+    help: "Reloads that could not be applied, in whole or for one backend (what was served is kept)",
+    registers,
+  });
   if (options.process) collectDefaultMetrics({ register: registry });
 
   return {
@@ -197,6 +204,9 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
     catalogSwapped() {
       swaps.inc();
+    },
+    reloadFailed() {
+      reloadFailures.inc();
     },
     setSources(s) {
       sources = s;

@@ -118,6 +118,8 @@ describe("hot reload", () => {
         msg: expect.stringMatching(/^reload failed; still serving the last good catalog: /),
       }),
     );
+    const failures = await gateway.metrics?.getSingleMetricAsString("mcpengine_reload_failures_total");
+    expect(failures).toMatch(/^mcpengine_reload_failures_total [1-9]/m);
     const result = await client?.callTool({
       name: "repeat",
       arguments: { record: { text: "still" }, count: 1 },

@@ -104,6 +104,7 @@ describe("/metrics after known traffic", () => {
     expect(value(samples, "mcpengine_tools")).toBe(rig.gateway.tools.length);
     expect(value(samples, "mcpengine_backend_ready", { backend: "inv" })).toBe(1);
     expect(value(samples, "mcpengine_catalog_reloads_total")).toBe(0);
+    expect(value(samples, "mcpengine_reload_failures_total")).toBe(0);
     // Auth is off: no auth samples at all.
     expect(value(samples, "mcpengine_auth_requests_total", { outcome: "ok" })).toBeUndefined();
   });
