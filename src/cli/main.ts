@@ -4,6 +4,7 @@ import { createGateway } from "../gateway.js";
 import { createLogger, isLogFormat, isLogThreshold, LOG_THRESHOLDS, redactText } from "../observe/index.js";
 import { VERSION } from "../version.js";
 import { DEMO_OPTIONS, runDemo } from "./demo.js";
+import { INIT_OPTIONS, runInit } from "./init.js";
 import type { OptionSpec, OptionSpecs, OptionValues } from "./options.js";
 import { onReloadSignal, onSignal, signalExitCode, stderrLog, waitForSignal } from "./process.js";
 import { PROXY_OPTIONS, runProxyCommand } from "./proxy.js";
@@ -75,6 +76,12 @@ const COMMANDS: readonly Command[] = [
     summary: "Run Smack (a gRPC service on embedded Postgres) with the gateway in front of it",
     options: DEMO_OPTIONS,
     run: runDemo,
+  }),
+  defineCommand({
+    name: "init",
+    summary: "Write a commented starter mcpengine.yaml",
+    options: INIT_OPTIONS,
+    run: runInit,
   }),
 ];
 
