@@ -3,6 +3,7 @@ import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js
 import { SmackServiceService } from "../../gen/grpc-js/smack/v1/smack.js";
 import { addReflection } from "../shared/reflection.js";
 import { openDatabase } from "./db.js";
+import { seedSmack } from "./seed.js";
 import { createSmackService } from "./service.js";
 import { MessageStore } from "./store.js";
 
@@ -19,6 +20,8 @@ export interface SmackOptions {
   readonly schema?: string;
   /** grpc-js server interceptors around every call, reflection included (tests count calls with one). None by default. */
   readonly interceptors?: readonly ServerInterceptor[];
+  /** Write the demo's channels and messages (seed.ts) that are not there yet. Default false. */
+  readonly seed?: boolean;
 }
 
 /** A running Smack server. */
@@ -26,6 +29,8 @@ export interface RunningSmack {
   readonly port: number;
   readonly address: string;
   readonly database: "postgres" | "pglite";
+  /** Seed messages written at start (0 without `seed`, or when they were all there already). */
+  readonly seeded: number;
   /** Live WatchChannel subscriptions of a channel. */
   watchers(channel: string): number;
   close(): Promise<void>;
@@ -43,6 +48,7 @@ export async function startSmack(options: SmackOptions = {}): Promise<RunningSma
   });
   const store = new MessageStore(db);
   await store.migrate();
+  const seeded = options.seed ? await seedSmack(store) : 0;
   const service = createSmackService(store);
   const server = new Server(options.interceptors ? { interceptors: [...options.interceptors] } : {});
   server.addService(SmackServiceService, service.implementation);
@@ -57,6 +63,7 @@ export async function startSmack(options: SmackOptions = {}): Promise<RunningSma
     port,
     address: `${host}:${port}`,
     database: db.kind,
+    seeded,
     watchers: (channel) => service.watchers(channel),
     async close() {
       await new Promise<void>((resolve) => {

@@ -76,6 +76,23 @@ export class MessageStore {
     return toMessage(row);
   }
 
+  /**
+   * Stores a message unless the channel already holds one by the same author with the same
+   * text; true when it was stored. One statement, so seeding twice (or two seeders at once
+   * on an empty database, in all but a narrow race) leaves one copy.
+   */
+  async writeOnce(channel: string, author: string, text: string): Promise<boolean> {
+    await this.db.query("INSERT INTO channels (name) VALUES ($1) ON CONFLICT DO NOTHING", [channel]);
+    const rows = await this.db.query(
+      `INSERT INTO messages (channel, author, text)
+       SELECT $1, $2, $3 WHERE NOT EXISTS
+         (SELECT 1 FROM messages WHERE channel = $1 AND author = $2 AND text = $3)
+       RETURNING id`,
+      [channel, author, text],
+    );
+    return rows.length > 0;
+  }
+
   /** The newest `limit` messages older than `beforeId` (if set), oldest first, and whether older ones exist. */
   async read(
     channel: string,
