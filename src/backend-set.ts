@@ -71,6 +71,8 @@ export interface BackendSet {
   start(): Promise<void>;
   /** The catalog of the backends that are ready. */
   catalog(): CatalogParts;
+  /** The settings in use for the backend named `name` (a reload may have added or changed them). */
+  settings(name: string): BackendConfig | undefined;
   /** Each configured backend, in config order. */
   statuses(): readonly { name: string; target: string; ready: boolean; error?: string }[];
   /**
@@ -414,6 +416,7 @@ export function createBackendSet(config: GatewayConfig, options: BackendSetOptio
       }
     },
     catalog: () => current,
+    settings: (name) => slots.find((s) => s.config.name === name)?.config,
     statuses: () =>
       slots.map((s) => ({
         name: s.config.name,

@@ -152,7 +152,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     info: { name: config.serverName, version: VERSION },
     ...current(),
     enforceScopes: auth !== undefined,
-    backendHeaders: createBackendCredentials(config),
+    backendHeaders: createBackendCredentials(config, fetch, (name) => backendSet.settings(name)),
     ...(config.stateKey ? { stateKey: config.stateKey } : {}),
   });
   // A Redis store is this gateway's to open and close; a given state belongs to its maker.

@@ -25,10 +25,16 @@ function metadataValue(v: unknown): string {
  * token as configured — `forward` (same audience), `exchange` (RFC 8693, a
  * token whose audience is the backend) or `none`. Only an exchange answers
  * with a promise; the rest is computed once per identity and returned as is.
+ * `backendOf` names the backend settings in use (a reload may add or change
+ * backends); by default those of `config`.
  */
-export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof fetch = fetch) {
-  const byName = new Map(config.backends.map((b) => [b.name, b]));
-  const exchangers = new Map<string, TokenExchanger>();
+export function createBackendCredentials(
+  config: GatewayConfig,
+  fetchFn: typeof fetch = fetch,
+  backendOf: (name: string) => BackendConfig | undefined = fixedBackends(config),
+) {
+  /** Per backend settings: settings a reload replaced get an exchanger of their own. */
+  const exchangers = new WeakMap<BackendConfig, TokenExchanger>();
   /**
    * The issuer's metadata (RFC 8414), fetched on the first exchange and shared by
    * every backend. A failed discovery is forgotten after a short pause, so a later
@@ -37,7 +43,7 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
   let discovery: (() => Promise<ServerMetadata>) | undefined;
 
   function exchangerFor(b: BackendConfig): TokenExchanger {
-    let ex = exchangers.get(b.name);
+    let ex = exchangers.get(b);
     if (ex) return ex;
     const auth = config.auth;
     if (!auth?.clientId || !auth.clientSecret || !b.identity.exchangeAudience) {
@@ -61,17 +67,17 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
         return inner.exchange(token);
       },
     };
-    exchangers.set(b.name, ex);
+    exchangers.set(b, ex);
     return ex;
   }
 
   /** Subject and claims metadata per identity and backend, computed once per verified token. */
-  const fixed = new WeakMap<Identity, Map<string, Metadata>>();
+  const fixed = new WeakMap<Identity, Map<BackendConfig, Metadata>>();
 
   /** The metadata of `identity` for `b` that does not change while the token lives. */
   function fixedFor(b: BackendConfig, identity: Identity): Metadata {
     let perBackend = fixed.get(identity);
-    const known = perBackend?.get(b.name);
+    const known = perBackend?.get(b);
     if (known) return known;
     const built: { [key: string]: string } = { [SUBJECT_HEADER]: metadataValue(identity.subject) };
     for (const claim of b.identity.claims) {
@@ -84,7 +90,7 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
       perBackend = new Map();
       fixed.set(identity, perBackend);
     }
-    perBackend.set(b.name, headers);
+    perBackend.set(b, headers);
     return headers;
   }
 
@@ -92,7 +98,7 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
     backend: string,
     identity: Identity | undefined,
   ): Metadata | undefined | Promise<Metadata | undefined> => {
-    const b = byName.get(backend);
+    const b = backendOf(backend);
     if (!b || !identity) return undefined;
     const headers = fixedFor(b, identity);
     if (b.identity.mode !== "exchange") return headers;
@@ -104,3 +110,9 @@ export function createBackendCredentials(config: GatewayConfig, fetchFn: typeof 
 
 /** gRPC request metadata as a plain object (lower-case keys). */
 export type Metadata = { readonly [key: string]: string };
+
+/** The backends of `config` by name: for a gateway whose backends never change. */
+function fixedBackends(config: GatewayConfig): (name: string) => BackendConfig | undefined {
+  const byName = new Map(config.backends.map((b) => [b.name, b]));
+  return (name) => byName.get(name);
+}

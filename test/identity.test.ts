@@ -61,3 +61,28 @@ describe("backend credentials in exchange mode", () => {
     expect(state.discoveries).toBe(1);
   });
 });
+
+describe("backend credentials after a reload", () => {
+  it("follows the backend settings in use: a backend added later gets the caller's identity", () => {
+    const added = parseConfig(`
+listen: "127.0.0.1:8080"
+auth: { issuer: "${ISSUER}", audience: "https://mcp.example/mcp" }
+backends:
+  - name: late
+    target: "http://127.0.0.1:50052"
+    identity: { mode: forward, claims: [team] }
+`).backends[0];
+    let current: typeof added | undefined;
+    const credentials = createBackendCredentials(config, fetch, (name) =>
+      name === "late" ? current : undefined,
+    );
+    const teamCaller = { ...caller, claims: { team: "payments" } };
+    expect(credentials("late", teamCaller)).toBeUndefined();
+    current = added;
+    expect(credentials("late", teamCaller)).toEqual({
+      "x-mcpengine-subject": "alice",
+      "x-mcpengine-claim-team": "payments",
+      authorization: "Bearer caller-token",
+    });
+  });
+});
