@@ -2,6 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   type handleServerStreamingCall,
   type handleUnaryCall,
+  type Metadata,
+  type ServerUnaryCall,
   type ServerWritableStream,
   status,
 } from "@grpc/grpc-js";
@@ -35,9 +37,11 @@ const result = (...content: Content[]): ToolResult => ({
 });
 
 /** Answers a unary call from an async function; thrown gRPC errors become the status. */
-function unary<Req, Res>(fn: (req: Req, metadata: import("@grpc/grpc-js").Metadata) => Promise<Res>) {
+function unary<Req, Res>(
+  fn: (req: Req, metadata: Metadata, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+) {
   const handler: handleUnaryCall<Req, Res> = (call, callback) => {
-    fn(call.request, call.metadata).then(
+    fn(call.request, call.metadata, call).then(
       (res) => callback(null, res),
       (err) => callback(err),
     );
@@ -59,6 +63,21 @@ function streaming<Req, Res>(fn: (call: ServerWritableStream<Req, Res>) => Promi
 const info = (message: string): ToolEvent => ({
   log: { level: LogLevel.LOG_LEVEL_INFO, logger: "conformance", data: message },
 });
+
+/**
+ * Waits `ms` as a job at work would; rejects with CANCELLED as soon as the
+ * caller cancels the call (the gateway does when its task is cancelled).
+ */
+function work(call: { cancelled: boolean; once(event: "cancelled", f: () => void): unknown }, ms: number) {
+  return new Promise<void>((resolve, reject) => {
+    if (call.cancelled) return reject(rpcError(status.CANCELLED, "cancelled"));
+    const timer = setTimeout(resolve, ms);
+    call.once("cancelled", () => {
+      clearTimeout(timer);
+      reject(rpcError(status.CANCELLED, "cancelled"));
+    });
+  });
+}
 
 /** The response of an elicitation, as the fixture reports it. */
 function describeAnswer(answer: { [k: string]: unknown } | undefined): string {
@@ -327,6 +346,67 @@ export function createEverythingService(): EverythingServiceServer {
     }),
 
     customHeaders: unary(async (req) => result(text(`Ran in ${req.region}: ${req.query || "(no query)"}`))),
+
+    // Tasks (extension io.modelcontextprotocol/tasks): ordinary RPCs that take a while;
+    // their (mcpengine.v1.tool).task option lets the gateway run them as tasks.
+    greet: unary(async (req) => result(text(`Hello, ${req.name}!`))),
+    slowCompute: unary(async (req, _md, call) => {
+      await work(call, Math.max(0, req.seconds) * 1000);
+      return result(text(`Computed ${req.label || "a result"} in ${req.seconds} s`));
+    }),
+    failingJob: unary(async (_req, _md, call) => {
+      await work(call, 1_000);
+      throw rpcError(status.ABORTED, "The job failed: its input changed while it ran");
+    }),
+    protocolErrorJob: unary(async (_req, md, call) => {
+      const roots = inputOf(md).responses.roots;
+      if (!roots) {
+        await work(call, 1_000);
+        throw inputRequired({ roots: { method: "roots/list", params: {} } });
+      }
+      return result(text(`Ran over ${JSON.stringify(roots.roots ?? [])}`));
+    }),
+    confirmDelete: unary(async (req, md, call) => {
+      const answer = inputOf(md).responses.confirm;
+      if (!answer) {
+        await work(call, 1_000);
+        throw inputRequired({
+          confirm: elicit(`Delete ${req.filename}?`, { confirm: { type: "boolean" } }, ["confirm"]),
+        });
+      }
+      const yes = answer.action === "accept" && (answer.content as { confirm?: unknown })?.confirm === true;
+      return result(text(yes ? `Deleted ${req.filename}` : `Kept ${req.filename}`));
+    }),
+    multiInput: unary(async (_req, md, call) => {
+      const { responses } = inputOf(md);
+      if (responses.name && responses.confirm) {
+        return result(
+          text(
+            `Answered: name ${describeAnswer(responses.name)}; confirm ${describeAnswer(responses.confirm)}`,
+          ),
+        );
+      }
+      await work(call, 1_000);
+      throw inputRequired({
+        ...(responses.name
+          ? {}
+          : { name: elicit("What is your name?", { name: { type: "string" } }, ["name"]) }),
+        ...(responses.confirm
+          ? {}
+          : { confirm: elicit("Shall I go on?", { confirm: { type: "boolean" } }, ["confirm"]) }),
+      });
+    }),
+    taskWithInput: unary(async (_req, md, call) => {
+      const answer = inputOf(md).responses.user_name;
+      if (!answer) {
+        throw inputRequired({
+          user_name: elicit("What is your name?", { name: { type: "string" } }, ["name"]),
+        });
+      }
+      await work(call, 1_000);
+      const name = (answer.content as { name?: string } | undefined)?.name ?? "unknown";
+      return result(text(`Hello, ${name}!`));
+    }),
 
     staticText: unary(async () =>
       resource({

@@ -15,5 +15,6 @@ export {
   type HeaderParam,
   type ToolAnnotations,
   type ToolDef,
+  type ToolTaskSupport,
 } from "./tools.js";
 export { compileUriTemplate, type UriTemplate } from "./uri-template.js";

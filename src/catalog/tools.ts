@@ -3,6 +3,8 @@ import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import {
   field as fieldOption,
   service as serviceOption,
+  TaskSupport,
+  type Tool,
   tool as toolOption,
 } from "../../gen/es/mcpengine/v1/options_pb.js";
 import { type JsonSchema, messageToJsonSchema } from "../schema/index.js";
@@ -37,7 +39,16 @@ export interface ToolDef {
   readonly streaming: boolean;
   /** Arguments mirrored into `Mcp-Param-<header>` request headers (MCP 2026-07-28). */
   readonly headerParams: readonly HeaderParam[];
+  /** Whether a call may run as an MCP task (`(mcpengine.v1.tool).task`, extension io.modelcontextprotocol/tasks). */
+  readonly task: ToolTaskSupport;
 }
+
+/**
+ * Whether a tool call may run as an MCP task (SEP-2663): `never` always
+ * synchronously; `optional` as a task when the request declares the extension;
+ * `required` as a task, refusing 2026-07-28 requests without the extension.
+ */
+export type ToolTaskSupport = "never" | "optional" | "required";
 
 /** A tool argument mirrored into an HTTP header (`x-mcp-header`). */
 export interface HeaderParam {
@@ -122,7 +133,30 @@ function toolFor(backend: string, service: DescService, method: DescMethod): Too
     backend,
     streaming: method.methodKind === "server_streaming",
     headerParams,
+    task: taskSupportOf(own, method),
   };
+}
+
+/**
+ * `(mcpengine.v1.tool).task`, or the default for the RPC's kind: a unary RPC
+ * answers within one request (never a task), a server-streaming one may run
+ * long enough to be worth one (optional).
+ */
+function taskSupportOf(own: Tool | undefined, method: DescMethod): ToolTaskSupport {
+  const declared = own?.task ?? TaskSupport.UNSPECIFIED;
+  switch (declared) {
+    case TaskSupport.NEVER:
+      return "never";
+    case TaskSupport.OPTIONAL:
+      return "optional";
+    case TaskSupport.REQUIRED:
+      return "required";
+    case TaskSupport.UNSPECIFIED:
+      return method.methodKind === "server_streaming" ? "optional" : "never";
+    default:
+      // A number this build does not know (a newer descriptor): the safe reading.
+      return "never";
+  }
 }
 
 /** RFC 9110 §5.6.2 token characters. */

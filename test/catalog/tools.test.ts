@@ -5,6 +5,7 @@ import { imageService } from "../support/image.js";
 const inventory = imageService("mcpengine.testing.v1.InventoryService");
 const admin = imageService("mcpengine.testing.v1.AdminService");
 const smack = imageService("smack.v1.SmackService");
+const everything = imageService("conformance.v1.EverythingService");
 
 function byName(tools: ToolDef[]): Map<string, ToolDef> {
   return new Map(tools.map((t) => [t.name, t]));
@@ -49,6 +50,24 @@ describe("buildTools", () => {
     const t = tools.get("inv_tail_item");
     expect(t?.streaming).toBe(true);
     expect(t?.outputSchema).toMatchObject({ type: "object", properties: { messages: { type: "array" } } });
+  });
+
+  it("lets a server-streaming tool run as a task and a unary one not, unless the option says otherwise", () => {
+    expect(tools.get("inv_tail_item")?.task).toBe("optional");
+    expect(tools.get("inv_get_http_item")?.task).toBe("never");
+    const fixtures = byName(buildTools([{ backend: "e", services: [everything] }]));
+    const support = Object.fromEntries(
+      ["greet", "slow_compute", "failing_job", "test_tool_with_logging"].map((n) => [
+        n,
+        fixtures.get(n)?.task,
+      ]),
+    );
+    expect(support).toEqual({
+      greet: "never",
+      slow_compute: "optional",
+      failing_job: "required",
+      test_tool_with_logging: "optional",
+    });
   });
 
   it("names Smack's tools as the product brief says", () => {

@@ -2,8 +2,8 @@
 // @generated from file mcpengine/v1/options.proto (package mcpengine.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldOptions, MethodOptions, ServiceOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/options.proto.
  */
 export const file_mcpengine_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChptY3BlbmdpbmUvdjEvb3B0aW9ucy5wcm90bxIMbWNwZW5naW5lLnYxIqACCgRUb29sEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSGwoOcmVhZF9vbmx5X2hpbnQYBCABKAhIAIgBARIdChBkZXN0cnVjdGl2ZV9oaW50GAUgASgISAGIAQESHAoPaWRlbXBvdGVudF9oaW50GAYgASgISAKIAQESHAoPb3Blbl93b3JsZF9oaW50GAcgASgISAOIAQESDgoGc2NvcGVzGAggAygJEg4KBmhpZGRlbhgJIAEoCEIRCg9fcmVhZF9vbmx5X2hpbnRCEwoRX2Rlc3RydWN0aXZlX2hpbnRCEgoQX2lkZW1wb3RlbnRfaGludEISChBfb3Blbl93b3JsZF9oaW50IkYKB1NlcnZpY2USEwoLdG9vbF9wcmVmaXgYASABKAkSFgoOZGVmYXVsdF9zY29wZXMYAiADKAkSDgoGaGlkZGVuGAMgASgIIlwKCFJlc291cmNlEgsKA3VyaRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCW1pbWVfdHlwZRgFIAEoCSJtChBSZXNvdXJjZVRlbXBsYXRlEhQKDHVyaV90ZW1wbGF0ZRgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhEKCW1pbWVfdHlwZRgFIAEoCSI6CgZQcm9tcHQSDAoEbmFtZRgBIAEoCRINCgV0aXRsZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSIMCgpDb21wbGV0aW9uIhYKFFJlc291cmNlU3Vic2NyaXB0aW9uIhcKBUZpZWxkEg4KBmhlYWRlchgBIAEoCTpICgR0b29sEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYkpQDIAEoCzISLm1jcGVuZ2luZS52MS5Ub29sUgR0b29sOlQKCHJlc291cmNlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYk5QDIAEoCzIWLm1jcGVuZ2luZS52MS5SZXNvdXJjZVIIcmVzb3VyY2U6bQoRcmVzb3VyY2VfdGVtcGxhdGUSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiUlAMgASgLMh4ubWNwZW5naW5lLnYxLlJlc291cmNlVGVtcGxhdGVSEHJlc291cmNlVGVtcGxhdGU6TgoGcHJvbXB0Eh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYlZQDIAEoCzIULm1jcGVuZ2luZS52MS5Qcm9tcHRSBnByb21wdDpaCgpjb21wbGV0aW9uEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYlpQDIAEoCzIYLm1jcGVuZ2luZS52MS5Db21wbGV0aW9uUgpjb21wbGV0aW9uOnkKFXJlc291cmNlX3N1YnNjcmlwdGlvbhIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGJeUAyABKAsyIi5tY3BlbmdpbmUudjEuUmVzb3VyY2VTdWJzY3JpcHRpb25SFHJlc291cmNlU3Vic2NyaXB0aW9uOkoKBWZpZWxkEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxiSlAMgASgLMhMubWNwZW5naW5lLnYxLkZpZWxkUgVmaWVsZDpSCgdzZXJ2aWNlEh8uZ29vZ2xlLnByb3RvYnVmLlNlcnZpY2VPcHRpb25zGJKUAyABKAsyFS5tY3BlbmdpbmUudjEuU2VydmljZVIHc2VydmljZWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("ChptY3BlbmdpbmUvdjEvb3B0aW9ucy5wcm90bxIMbWNwZW5naW5lLnYxIskCCgRUb29sEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSGwoOcmVhZF9vbmx5X2hpbnQYBCABKAhIAIgBARIdChBkZXN0cnVjdGl2ZV9oaW50GAUgASgISAGIAQESHAoPaWRlbXBvdGVudF9oaW50GAYgASgISAKIAQESHAoPb3Blbl93b3JsZF9oaW50GAcgASgISAOIAQESDgoGc2NvcGVzGAggAygJEg4KBmhpZGRlbhgJIAEoCBInCgR0YXNrGAogASgOMhkubWNwZW5naW5lLnYxLlRhc2tTdXBwb3J0QhEKD19yZWFkX29ubHlfaGludEITChFfZGVzdHJ1Y3RpdmVfaGludEISChBfaWRlbXBvdGVudF9oaW50QhIKEF9vcGVuX3dvcmxkX2hpbnQiRgoHU2VydmljZRITCgt0b29sX3ByZWZpeBgBIAEoCRIWCg5kZWZhdWx0X3Njb3BlcxgCIAMoCRIOCgZoaWRkZW4YAyABKAgiXAoIUmVzb3VyY2USCwoDdXJpGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEQoJbWltZV90eXBlGAUgASgJIm0KEFJlc291cmNlVGVtcGxhdGUSFAoMdXJpX3RlbXBsYXRlGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEQoJbWltZV90eXBlGAUgASgJIjoKBlByb21wdBIMCgRuYW1lGAEgASgJEg0KBXRpdGxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJIgwKCkNvbXBsZXRpb24iFgoUUmVzb3VyY2VTdWJzY3JpcHRpb24iFwoFRmllbGQSDgoGaGVhZGVyGAEgASgJKnkKC1Rhc2tTdXBwb3J0EhwKGFRBU0tfU1VQUE9SVF9VTlNQRUNJRklFRBAAEhYKElRBU0tfU1VQUE9SVF9ORVZFUhABEhkKFVRBU0tfU1VQUE9SVF9PUFRJT05BTBACEhkKFVRBU0tfU1VQUE9SVF9SRVFVSVJFRBADOkgKBHRvb2wSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiSlAMgASgLMhIubWNwZW5naW5lLnYxLlRvb2xSBHRvb2w6VAoIcmVzb3VyY2USHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiTlAMgASgLMhYubWNwZW5naW5lLnYxLlJlc291cmNlUghyZXNvdXJjZTptChFyZXNvdXJjZV90ZW1wbGF0ZRIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGJSUAyABKAsyHi5tY3BlbmdpbmUudjEuUmVzb3VyY2VUZW1wbGF0ZVIQcmVzb3VyY2VUZW1wbGF0ZTpOCgZwcm9tcHQSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiVlAMgASgLMhQubWNwZW5naW5lLnYxLlByb21wdFIGcHJvbXB0OloKCmNvbXBsZXRpb24SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxiWlAMgASgLMhgubWNwZW5naW5lLnYxLkNvbXBsZXRpb25SCmNvbXBsZXRpb246eQoVcmVzb3VyY2Vfc3Vic2NyaXB0aW9uEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYl5QDIAEoCzIiLm1jcGVuZ2luZS52MS5SZXNvdXJjZVN1YnNjcmlwdGlvblIUcmVzb3VyY2VTdWJzY3JpcHRpb246SgoFZmllbGQSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGJKUAyABKAsyEy5tY3BlbmdpbmUudjEuRmllbGRSBWZpZWxkOlIKB3NlcnZpY2USHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMYkpQDIAEoCzIVLm1jcGVuZ2luZS52MS5TZXJ2aWNlUgdzZXJ2aWNlYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * Tool describes how an RPC is exposed as an MCP tool.
@@ -79,6 +79,18 @@ export type Tool = Message<"mcpengine.v1.Tool"> & {
    * @generated from field: bool hidden = 9;
    */
   hidden: boolean;
+
+  /**
+   * Whether a call may run as an MCP task (extension io.modelcontextprotocol/tasks,
+   * SEP-2663): the gateway runs the RPC in the background and answers tools/call
+   * with a task the client polls (tasks/get), answers (tasks/update) and cancels
+   * (tasks/cancel). Only 2026-07-28 clients that declare the extension on the
+   * request get tasks; session-era clients always run the call synchronously.
+   * Default (TASK_SUPPORT_UNSPECIFIED): unary RPCs NEVER, server-streaming ones OPTIONAL.
+   *
+   * @generated from field: mcpengine.v1.TaskSupport task = 10;
+   */
+  task: TaskSupport;
 };
 
 /**
@@ -307,6 +319,49 @@ export type Field = Message<"mcpengine.v1.Field"> & {
  */
 export const FieldSchema: GenMessage<Field> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_options, 7);
+
+/**
+ * TaskSupport says whether the gateway may run a tool call as an MCP task.
+ *
+ * @generated from enum mcpengine.v1.TaskSupport
+ */
+export enum TaskSupport {
+  /**
+   * The default for the RPC's kind: unary NEVER, server-streaming OPTIONAL.
+   *
+   * @generated from enum value: TASK_SUPPORT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Always answered synchronously.
+   *
+   * @generated from enum value: TASK_SUPPORT_NEVER = 1;
+   */
+  NEVER = 1,
+
+  /**
+   * A task when the request declares the extension (a call that finishes within the
+   * gateway's sync window is still answered at once); synchronous otherwise.
+   *
+   * @generated from enum value: TASK_SUPPORT_OPTIONAL = 2;
+   */
+  OPTIONAL = 2,
+
+  /**
+   * A task when the request declares the extension; a 2026-07-28 request without it
+   * is refused with -32021 (Missing required client capability).
+   *
+   * @generated from enum value: TASK_SUPPORT_REQUIRED = 3;
+   */
+  REQUIRED = 3,
+}
+
+/**
+ * Describes the enum mcpengine.v1.TaskSupport.
+ */
+export const TaskSupportSchema: GenEnum<TaskSupport> = /*@__PURE__*/
+  enumDesc(file_mcpengine_v1_options, 0);
 
 /**
  * Expose this RPC as an MCP tool.

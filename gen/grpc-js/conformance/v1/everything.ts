@@ -71,6 +71,23 @@ export interface CustomHeadersRequest {
   query: string;
 }
 
+export interface GreetRequest {
+  /** Who to greet */
+  name: string;
+}
+
+export interface SlowComputeRequest {
+  /** How long to compute, in seconds */
+  seconds: number;
+  /** A label echoed in the result */
+  label: string;
+}
+
+export interface ConfirmDeleteRequest {
+  /** The file to delete */
+  filename: string;
+}
+
 function createBaseEmpty(): Empty {
   return {};
 }
@@ -571,6 +588,225 @@ export const CustomHeadersRequest: MessageFns<CustomHeadersRequest> = {
   },
 };
 
+function createBaseGreetRequest(): GreetRequest {
+  return { name: "" };
+}
+
+export const GreetRequest: MessageFns<GreetRequest> = {
+  encode(message: GreetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GreetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGreetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GreetRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: GreetRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GreetRequest>, I>>(base?: I): GreetRequest {
+    return GreetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GreetRequest>, I>>(object: I): GreetRequest {
+    const message = createBaseGreetRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseSlowComputeRequest(): SlowComputeRequest {
+  return { seconds: 0, label: "" };
+}
+
+export const SlowComputeRequest: MessageFns<SlowComputeRequest> = {
+  encode(message: SlowComputeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seconds !== 0) {
+      writer.uint32(8).int32(message.seconds);
+    }
+    if (message.label !== "") {
+      writer.uint32(18).string(message.label);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SlowComputeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSlowComputeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seconds = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SlowComputeRequest {
+    return {
+      seconds: isSet(object.seconds) ? globalThis.Number(object.seconds) : 0,
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+    };
+  },
+
+  toJSON(message: SlowComputeRequest): unknown {
+    const obj: any = {};
+    if (message.seconds !== 0) {
+      obj.seconds = Math.round(message.seconds);
+    }
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SlowComputeRequest>, I>>(base?: I): SlowComputeRequest {
+    return SlowComputeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SlowComputeRequest>, I>>(object: I): SlowComputeRequest {
+    const message = createBaseSlowComputeRequest();
+    message.seconds = object.seconds ?? 0;
+    message.label = object.label ?? "";
+    return message;
+  },
+};
+
+function createBaseConfirmDeleteRequest(): ConfirmDeleteRequest {
+  return { filename: "" };
+}
+
+export const ConfirmDeleteRequest: MessageFns<ConfirmDeleteRequest> = {
+  encode(message: ConfirmDeleteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.filename !== "") {
+      writer.uint32(10).string(message.filename);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfirmDeleteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfirmDeleteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.filename = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfirmDeleteRequest {
+    return { filename: isSet(object.filename) ? globalThis.String(object.filename) : "" };
+  },
+
+  toJSON(message: ConfirmDeleteRequest): unknown {
+    const obj: any = {};
+    if (message.filename !== "") {
+      obj.filename = message.filename;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfirmDeleteRequest>, I>>(base?: I): ConfirmDeleteRequest {
+    return ConfirmDeleteRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfirmDeleteRequest>, I>>(object: I): ConfirmDeleteRequest {
+    const message = createBaseConfirmDeleteRequest();
+    message.filename = object.filename ?? "";
+    return message;
+  },
+};
+
 /**
  * EverythingService is the MCP conformance suite's fixture surface built as
  * an ordinary gRPC service: the gateway in front of it turns it into the
@@ -819,6 +1055,79 @@ export const EverythingServiceService = {
     responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
     responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
   },
+  /** Greets someone by name (answered synchronously, never a task) */
+  greet: {
+    path: "/conformance.v1.EverythingService/Greet" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GreetRequest): Buffer => Buffer.from(GreetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GreetRequest => GreetRequest.decode(value),
+    responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
+  },
+  /** Computes for the given number of seconds, then reports what it computed */
+  slowCompute: {
+    path: "/conformance.v1.EverythingService/SlowCompute" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SlowComputeRequest): Buffer => Buffer.from(SlowComputeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SlowComputeRequest => SlowComputeRequest.decode(value),
+    responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
+  },
+  /** Runs a job for about a second; the job always fails */
+  failingJob: {
+    path: "/conformance.v1.EverythingService/FailingJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    requestDeserialize: (value: Buffer): Empty => Empty.decode(value),
+    responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
+  },
+  /**
+   * Runs a job for about a second, then needs the client's roots: a client
+   * without the roots capability cannot go on (a protocol error, -32021)
+   */
+  protocolErrorJob: {
+    path: "/conformance.v1.EverythingService/ProtocolErrorJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    requestDeserialize: (value: Buffer): Empty => Empty.decode(value),
+    responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
+  },
+  /** Looks the file up for about a second, then asks the user to confirm its deletion */
+  confirmDelete: {
+    path: "/conformance.v1.EverythingService/ConfirmDelete" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConfirmDeleteRequest): Buffer => Buffer.from(ConfirmDeleteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConfirmDeleteRequest => ConfirmDeleteRequest.decode(value),
+    responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
+  },
+  /** Prepares for about a second, then asks the user two questions at once */
+  multiInput: {
+    path: "/conformance.v1.EverythingService/MultiInput" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    requestDeserialize: (value: Buffer): Empty => Empty.decode(value),
+    responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
+  },
+  /** Asks the user's name at once, then works for about a second to greet them */
+  taskWithInput: {
+    path: "/conformance.v1.EverythingService/TaskWithInput" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    requestDeserialize: (value: Buffer): Empty => Empty.decode(value),
+    responseSerialize: (value: ToolResult): Buffer => Buffer.from(ToolResult.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ToolResult => ToolResult.decode(value),
+  },
   /** A static text resource for testing */
   staticText: {
     path: "/conformance.v1.EverythingService/StaticText" as const,
@@ -983,6 +1292,23 @@ export interface EverythingServiceServer extends UntypedServiceImplementation {
   streamingElicitation: handleServerStreamingCall<Empty, ToolEvent>;
   /** Routes on a region mirrored into the Mcp-Param-Region header */
   customHeaders: handleUnaryCall<CustomHeadersRequest, ToolResult>;
+  /** Greets someone by name (answered synchronously, never a task) */
+  greet: handleUnaryCall<GreetRequest, ToolResult>;
+  /** Computes for the given number of seconds, then reports what it computed */
+  slowCompute: handleUnaryCall<SlowComputeRequest, ToolResult>;
+  /** Runs a job for about a second; the job always fails */
+  failingJob: handleUnaryCall<Empty, ToolResult>;
+  /**
+   * Runs a job for about a second, then needs the client's roots: a client
+   * without the roots capability cannot go on (a protocol error, -32021)
+   */
+  protocolErrorJob: handleUnaryCall<Empty, ToolResult>;
+  /** Looks the file up for about a second, then asks the user to confirm its deletion */
+  confirmDelete: handleUnaryCall<ConfirmDeleteRequest, ToolResult>;
+  /** Prepares for about a second, then asks the user two questions at once */
+  multiInput: handleUnaryCall<Empty, ToolResult>;
+  /** Asks the user's name at once, then works for about a second to greet them */
+  taskWithInput: handleUnaryCall<Empty, ToolResult>;
   /** A static text resource for testing */
   staticText: handleUnaryCall<Empty, ResourceResult>;
   /** A static binary resource (image) for testing */
@@ -1323,6 +1649,109 @@ export interface EverythingServiceClient extends Client {
   ): ClientUnaryCall;
   customHeaders(
     request: CustomHeadersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  /** Greets someone by name (answered synchronously, never a task) */
+  greet(request: GreetRequest, callback: (error: ServiceError | null, response: ToolResult) => void): ClientUnaryCall;
+  greet(
+    request: GreetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  greet(
+    request: GreetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  /** Computes for the given number of seconds, then reports what it computed */
+  slowCompute(
+    request: SlowComputeRequest,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  slowCompute(
+    request: SlowComputeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  slowCompute(
+    request: SlowComputeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  /** Runs a job for about a second; the job always fails */
+  failingJob(request: Empty, callback: (error: ServiceError | null, response: ToolResult) => void): ClientUnaryCall;
+  failingJob(
+    request: Empty,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  failingJob(
+    request: Empty,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  /**
+   * Runs a job for about a second, then needs the client's roots: a client
+   * without the roots capability cannot go on (a protocol error, -32021)
+   */
+  protocolErrorJob(
+    request: Empty,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  protocolErrorJob(
+    request: Empty,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  protocolErrorJob(
+    request: Empty,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  /** Looks the file up for about a second, then asks the user to confirm its deletion */
+  confirmDelete(
+    request: ConfirmDeleteRequest,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  confirmDelete(
+    request: ConfirmDeleteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  confirmDelete(
+    request: ConfirmDeleteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  /** Prepares for about a second, then asks the user two questions at once */
+  multiInput(request: Empty, callback: (error: ServiceError | null, response: ToolResult) => void): ClientUnaryCall;
+  multiInput(
+    request: Empty,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  multiInput(
+    request: Empty,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  /** Asks the user's name at once, then works for about a second to greet them */
+  taskWithInput(request: Empty, callback: (error: ServiceError | null, response: ToolResult) => void): ClientUnaryCall;
+  taskWithInput(
+    request: Empty,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ToolResult) => void,
+  ): ClientUnaryCall;
+  taskWithInput(
+    request: Empty,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ToolResult) => void,

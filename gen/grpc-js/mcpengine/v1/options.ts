@@ -11,6 +11,62 @@ export const protobufPackage = "mcpengine.v1";
 
 export const protobufFileName = "mcpengine/v1/options.proto";
 
+/** TaskSupport says whether the gateway may run a tool call as an MCP task. */
+export enum TaskSupport {
+  /** TASK_SUPPORT_UNSPECIFIED - The default for the RPC's kind: unary NEVER, server-streaming OPTIONAL. */
+  TASK_SUPPORT_UNSPECIFIED = 0,
+  /** TASK_SUPPORT_NEVER - Always answered synchronously. */
+  TASK_SUPPORT_NEVER = 1,
+  /**
+   * TASK_SUPPORT_OPTIONAL - A task when the request declares the extension (a call that finishes within the
+   * gateway's sync window is still answered at once); synchronous otherwise.
+   */
+  TASK_SUPPORT_OPTIONAL = 2,
+  /**
+   * TASK_SUPPORT_REQUIRED - A task when the request declares the extension; a 2026-07-28 request without it
+   * is refused with -32021 (Missing required client capability).
+   */
+  TASK_SUPPORT_REQUIRED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function taskSupportFromJSON(object: any): TaskSupport {
+  switch (object) {
+    case 0:
+    case "TASK_SUPPORT_UNSPECIFIED":
+      return TaskSupport.TASK_SUPPORT_UNSPECIFIED;
+    case 1:
+    case "TASK_SUPPORT_NEVER":
+      return TaskSupport.TASK_SUPPORT_NEVER;
+    case 2:
+    case "TASK_SUPPORT_OPTIONAL":
+      return TaskSupport.TASK_SUPPORT_OPTIONAL;
+    case 3:
+    case "TASK_SUPPORT_REQUIRED":
+      return TaskSupport.TASK_SUPPORT_REQUIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TaskSupport.UNRECOGNIZED;
+  }
+}
+
+export function taskSupportToJSON(object: TaskSupport): string {
+  switch (object) {
+    case TaskSupport.TASK_SUPPORT_UNSPECIFIED:
+      return "TASK_SUPPORT_UNSPECIFIED";
+    case TaskSupport.TASK_SUPPORT_NEVER:
+      return "TASK_SUPPORT_NEVER";
+    case TaskSupport.TASK_SUPPORT_OPTIONAL:
+      return "TASK_SUPPORT_OPTIONAL";
+    case TaskSupport.TASK_SUPPORT_REQUIRED:
+      return "TASK_SUPPORT_REQUIRED";
+    case TaskSupport.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * Tool describes how an RPC is exposed as an MCP tool.
  * Every field is optional: without it the gateway derives a good default
@@ -35,6 +91,15 @@ export interface Tool {
   scopes: string[];
   /** Hide the RPC from MCP entirely. */
   hidden: boolean;
+  /**
+   * Whether a call may run as an MCP task (extension io.modelcontextprotocol/tasks,
+   * SEP-2663): the gateway runs the RPC in the background and answers tools/call
+   * with a task the client polls (tasks/get), answers (tasks/update) and cancels
+   * (tasks/cancel). Only 2026-07-28 clients that declare the extension on the
+   * request get tasks; session-era clients always run the call synchronously.
+   * Default (TASK_SUPPORT_UNSPECIFIED): unary RPCs NEVER, server-streaming ones OPTIONAL.
+   */
+  task: TaskSupport;
 }
 
 /** Service holds options shared by every RPC of a service. */
@@ -131,6 +196,7 @@ function createBaseTool(): Tool {
     openWorldHint: undefined,
     scopes: [],
     hidden: false,
+    task: 0,
   };
 }
 
@@ -162,6 +228,9 @@ export const Tool: MessageFns<Tool> = {
     }
     if (message.hidden !== false) {
       writer.uint32(72).bool(message.hidden);
+    }
+    if (message.task !== 0) {
+      writer.uint32(80).int32(message.task);
     }
     return writer;
   },
@@ -251,6 +320,14 @@ export const Tool: MessageFns<Tool> = {
             message.hidden = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.task = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -290,6 +367,7 @@ export const Tool: MessageFns<Tool> = {
         : undefined,
       scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
       hidden: isSet(object.hidden) ? globalThis.Boolean(object.hidden) : false,
+      task: isSet(object.task) ? taskSupportFromJSON(object.task) : 0,
     };
   },
 
@@ -322,6 +400,9 @@ export const Tool: MessageFns<Tool> = {
     if (message.hidden !== false) {
       obj.hidden = message.hidden;
     }
+    if (message.task !== 0) {
+      obj.task = taskSupportToJSON(message.task);
+    }
     return obj;
   },
 
@@ -339,6 +420,7 @@ export const Tool: MessageFns<Tool> = {
     message.openWorldHint = object.openWorldHint ?? undefined;
     message.scopes = object.scopes?.map((e) => e) || [];
     message.hidden = object.hidden ?? false;
+    message.task = object.task ?? 0;
     return message;
   },
 };
