@@ -8,6 +8,7 @@ export { createMemorySharedState, type MemorySharedStateOptions } from "./memory
 export type { HandlerErrorSink } from "./memory-bus.js";
 export type { RedisOptions } from "./redis/client.js";
 export type * from "./types.js";
+export { taskChannel } from "./types.js";
 
 /** The key prefix when none is configured. */
 export const DEFAULT_KEY_PREFIX = "mcpengine:";

@@ -4,7 +4,8 @@ import type { JsonObject } from "@bufbuild/protobuf";
  * The state of session-era MCP (2024-11-05 … 2025-11-25) that every replica of
  * the gateway must see, behind three small interfaces: {@link SessionStore}
  * (records), {@link EventLog} (resumable SSE streams) and {@link SessionBus}
- * (messages between replicas). Everything bound to a socket (attached
+ * (messages between replicas); and the records of MCP tasks ({@link TaskStore}),
+ * which every era's replicas share. Everything bound to a socket (attached
  * responses, abort controllers, waiting server-to-client requests) stays in the
  * replica that holds the socket. Implementations: in memory (one replica) and
  * Redis (many).
@@ -160,7 +161,12 @@ export type BusMessage =
   /** A client attached a connection to a stream on replica `by`: other replicas end theirs. */
   | { readonly kind: "attached"; readonly stream: string; readonly by: string }
   /** The session was closed (DELETE, idle, evicted): drop its live state. */
-  | { readonly kind: "closed" };
+  | { readonly kind: "closed" }
+  /**
+   * On a task's channel (`task:<id>`, see {@link taskChannel}): the task's
+   * record changed (a status, an answer, a cancellation); read it again.
+   */
+  | { readonly kind: "task" };
 
 /** Publish/subscribe per session between replicas; delivery is at most once, in order per publisher. */
 export interface SessionBus {
@@ -179,10 +185,75 @@ export interface ReplicaRegistry {
   retire(replica: string): MaybePromise<void>;
 }
 
+/** A task's status (SEP-2663 "Task Status"); the last three are terminal. */
+export type TaskStatus = "working" | "input_required" | "completed" | "failed" | "cancelled";
+
+/**
+ * The shared record of one MCP task (extension io.modelcontextprotocol/tasks,
+ * SEP-2663), as every replica reads and writes it. Plain JSON: times are ms
+ * since the epoch; the wire form (ISO timestamps) is made in src/mcp/tasks.
+ */
+export interface TaskRecord {
+  /** The task id: unguessable (random, 128 bits or more), the key of the record. */
+  readonly id: string;
+  /** Who may see and change it (`sub:<subject>` with auth); every other caller is told it does not exist. */
+  readonly owner: string;
+  /** What drives its state (`local`: a run on the replica named in `replica`); see src/mcp/tasks/kinds.ts. */
+  readonly kind: string;
+  readonly status: TaskStatus;
+  readonly statusMessage?: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Lifetime from `createdAt`, ms: the record is gone after it. */
+  readonly ttlMs: number;
+  readonly pollIntervalMs: number;
+  /** `input_required`: the requests still unanswered, by key (SEP-2322 InputRequests). */
+  readonly inputRequests?: JsonObject;
+  /** Answers received (tasks/update) and not yet taken by the run, by key. */
+  readonly inputResponses?: JsonObject;
+  /** `completed`: the result of the request, as it would have been answered synchronously. */
+  readonly result?: JsonObject;
+  /** `failed`: the JSON-RPC error (`code`, `message`, `data`). */
+  readonly error?: JsonObject;
+  /** The replica running it, for kinds that run somewhere. */
+  readonly replica?: string;
+  /** What the kind needs to find its work again (e.g. an operation's name); opaque to the store. */
+  readonly source?: JsonObject;
+  /** Bumped by one on every write: the compare in {@link TaskStore.compareAndSet}. */
+  readonly version: number;
+}
+
+/**
+ * Task records shared by every replica: any replica answers tasks/get,
+ * tasks/update and tasks/cancel. A record lives `ttlMs` from its creation and
+ * is then gone (SEP-2663 "ttlMs": the server may discard the task after it).
+ * Writes are compare-and-set on `version`, so two replicas changing a task at
+ * once (a cancel racing the result) cannot both win.
+ */
+export interface TaskStore {
+  /** Adds a task (its `version` is usually 0); false when the id is taken. Resolves once any replica can read it. */
+  create(record: TaskRecord): MaybePromise<boolean>;
+  /** The record; undefined when it never existed or expired. */
+  get(id: string): MaybePromise<TaskRecord | undefined>;
+  /**
+   * Replaces the record with `next` (same id) when its stored `version` is
+   * still `version`; false when another write came first or the task is gone.
+   * The expiry stays the one set at creation.
+   */
+  compareAndSet(version: number, next: TaskRecord): MaybePromise<boolean>;
+}
+
+/** The bus channel of a task: {@link SessionBus} carries `{ kind: "task" }` on it to every replica. */
+export function taskChannel(id: string): string {
+  return `task:${id}`;
+}
+
 /** The shared state of one gateway: one backend (memory or Redis) behind every interface. */
 export interface SharedState {
   readonly kind: "memory" | "redis";
   readonly sessions: SessionStore;
+  /** MCP tasks (extension io.modelcontextprotocol/tasks). */
+  readonly tasks: TaskStore;
   readonly events: EventLog;
   readonly bus: SessionBus;
   readonly replicas: ReplicaRegistry;

@@ -13,6 +13,7 @@ const EVERY_KIND: readonly BusMessage[] = [
   { kind: "unsubscribe", uri: "file:///a", by: "replica-a" },
   { kind: "attached", stream: "1", by: "replica-b" },
   { kind: "closed" },
+  { kind: "task" },
 ];
 
 /** The session bus and replica leases. */

@@ -3,6 +3,7 @@ import type { EventLogBounds, SessionRecord, SharedState } from "../../src/sessi
 import { busContract } from "./contract-bus.js";
 import { eventLogContract } from "./contract-events.js";
 import { sessionStoreContract } from "./contract-sessions.js";
+import { taskStoreContract } from "./contract-tasks.js";
 
 /** What a test may ask of a new shared state. */
 export interface MakeOptions {
@@ -81,7 +82,7 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
 /**
  * The behaviour every implementation of the shared state must have, run
  * against each of them: session records with bounds and eviction, resumable
- * event logs with numbering and bounds, the bus, replica leases.
+ * event logs with numbering and bounds, the bus, replica leases, task records.
  */
 export function describeSharedStateContract(
   name: string,
@@ -115,5 +116,6 @@ export function describeSharedStateContract(
     sessionStoreContract(contract);
     eventLogContract(contract);
     busContract(contract);
+    taskStoreContract(contract);
   });
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createSharedState } from "../../src/sessions/index.js";
 import { MemoryEventLog } from "../../src/sessions/memory-log.js";
+import { MemoryTaskStore } from "../../src/sessions/memory-tasks.js";
 import { DEFAULT_BOUNDS, describeSharedStateContract } from "./contract.js";
+import { task } from "./contract-tasks.js";
 
 describeSharedStateContract(
   "memory",
@@ -44,5 +46,32 @@ describe("in-memory shared state", () => {
     expect(log.keptBytes).toBe(0);
     log.append("s", "fresh", "abc");
     expect(log.keptBytes).toBe(3);
+  });
+
+  it("keeps at most maxTasks task records: expired ones go first, then the oldest finished one, then the oldest", () => {
+    let now = 1_000_000;
+    const store = new MemoryTaskStore(3, () => now);
+    const at = (extra: Parameters<typeof task>[0]) => task({ createdAt: now, updatedAt: now, ...extra });
+    const short = at({ status: "working", ttlMs: 10 });
+    const running = at({ status: "working" });
+    const done = at({ status: "completed" });
+    for (const r of [short, running, done]) store.create(r);
+    now += 11;
+    const fourth = at({ status: "working" });
+    store.create(fourth);
+    expect([short, running, done, fourth].map((r) => store.get(r.id) !== undefined)).toEqual([
+      false,
+      true,
+      true,
+      true,
+    ]);
+    const fifth = at({ status: "working" });
+    store.create(fifth);
+    expect(store.get(done.id)).toBeUndefined();
+    expect(store.size).toBe(3);
+    const sixth = at({ status: "working" });
+    store.create(sixth);
+    expect(store.get(running.id)).toBeUndefined();
+    expect([fourth, fifth, sixth].every((r) => store.get(r.id))).toBe(true);
   });
 });

@@ -16,6 +16,7 @@ import {
   T,
   until,
 } from "./contract.js";
+import { task } from "./contract-tasks.js";
 import { TcpProxy } from "./tcp-proxy.js";
 
 const url = process.env.REDIS_URL;
@@ -98,6 +99,35 @@ describe.skipIf(!url)(url ? `Redis at ${url}` : "Redis (skipped: REDIS_URL is no
       } finally {
         redis.disconnect();
         await state.close();
+      }
+    });
+  });
+
+  describe("task records", () => {
+    it("keeps a task under the prefix until its TTL from creation, and takes a foreign value for none", async () => {
+      const state = await make();
+      const prefix = prefixes.get(state) ?? "";
+      const record = task({ ttlMs: 30_000 });
+      await state.tasks.create(record);
+      const redis = new Redis(url ?? "");
+      try {
+        const ttl = await redis.pttl(`${prefix}t:${record.id}`);
+        expect(ttl).toBeGreaterThan(25_000);
+        expect(ttl).toBeLessThanOrEqual(30_000);
+        await redis.hset(
+          `${prefix}t:forged`,
+          "v",
+          "0",
+          "d",
+          JSON.stringify({ ...record, id: "forged", status: "done" }),
+        );
+        await redis.hset(`${prefix}t:other`, "v", "0", "d", JSON.stringify(record));
+        await redis.hset(`${prefix}t:junk`, "v", "0", "d", "not json");
+        expect(await state.tasks.get("forged")).toBeUndefined();
+        expect(await state.tasks.get("other")).toBeUndefined();
+        expect(await state.tasks.get("junk")).toBeUndefined();
+      } finally {
+        redis.disconnect();
       }
     });
   });

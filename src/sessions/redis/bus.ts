@@ -121,6 +121,7 @@ const SHAPES: { readonly [K in BusMessage["kind"]]: Shape<Extract<BusMessage, { 
   unsubscribe: { uri: isString, by: isString },
   attached: { stream: isString, by: isString },
   closed: {},
+  task: {},
 };
 
 /** Whether a value read from another replica is a {@link BusMessage}. */

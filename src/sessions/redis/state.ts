@@ -5,6 +5,7 @@ import { RedisClient, type RedisOptions } from "./client.js";
 import { RedisEventLog } from "./event-log.js";
 import { RedisReplicaRegistry } from "./replicas.js";
 import { RedisSessionStore } from "./store.js";
+import { RedisTaskStore } from "./tasks.js";
 
 /** Options of {@link createRedisSharedState}. */
 export interface RedisSharedStateOptions {
@@ -36,6 +37,7 @@ export async function createRedisSharedState(options: RedisSharedStateOptions): 
   return {
     kind: "redis",
     sessions: new RedisSessionStore(commands, prefix, options.idleTimeoutMs),
+    tasks: new RedisTaskStore(commands, prefix),
     events: new RedisEventLog(commands, prefix, options.bounds),
     bus,
     replicas: new RedisReplicaRegistry(commands, prefix),
