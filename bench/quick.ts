@@ -1,7 +1,8 @@
 // `npm run build && node --import tsx bench/quick.ts`: CPU per small call of the gateway (2026-07-28)
 // and of B2, in alternating slices — a fast check while working on the hot path (the full suite is
 // `npm run bench`). With the argument `proxy` it measures only the proxy rows instead (X1, X2: our
-// stdio proxy and mcp-remote in front of the gateway; `bench/proxy.ts`).
+// stdio proxy and mcp-remote in front of the gateway; `bench/proxy.ts`); with `observe`, the gateway
+// against itself with metrics and tracing off (GO).
 import { throughput } from "./load.js";
 import { type Child, startChild } from "./proc.js";
 import { measureProxies, type ProxyFigures } from "./proxy.js";
@@ -12,13 +13,21 @@ const BACKEND = `127.0.0.1:${backend.port}`;
 const G = await startChild("G", "./servers/gateway.ts", { BACKEND }, 0);
 try {
   if (process.argv[2] === "proxy") await proxyRows(G);
-  else await gatewayAgainstB2(G);
+  else if (process.argv[2] === "observe") {
+    const GO = await startChild("GO", "./servers/gateway.ts", { BACKEND, OBSERVE: "off" }, 0);
+    await alternate(G, GO);
+    await GO.stop();
+  } else {
+    const B2 = await startChild("B2", "./servers/b2-passthrough.ts", { BACKEND }, 0);
+    await alternate(G, B2);
+    await B2.stop();
+  }
 } finally {
   await Promise.all([G.stop(), backend.stop()]);
 }
 
-async function gatewayAgainstB2(gateway: Child): Promise<void> {
-  const B2 = await startChild("B2", "./servers/b2-passthrough.ts", { BACKEND }, 0);
+/** `a` and `b` in alternating 2 s slices after a warm-up slice: req/s and CPU per call of each. */
+async function alternate(a: Child, b: Child): Promise<void> {
   const body = JSON.stringify({
     jsonrpc: "2.0",
     id: 1,
@@ -39,7 +48,7 @@ async function gatewayAgainstB2(gateway: Child): Promise<void> {
   };
   const totals = new Map<string, { requests: number; cpu: number }>();
   for (let i = 0; i <= SLICES; i++) {
-    for (const child of [gateway, B2]) {
+    for (const child of [a, b]) {
       const load = { url: `http://127.0.0.1:${child.port}/mcp`, body, headers, connections: 32, seconds: 2 };
       const c0 = child.cpuSeconds();
       const r = await throughput(load);
@@ -56,10 +65,14 @@ async function gatewayAgainstB2(gateway: Child): Promise<void> {
       `${name}: ${Math.round(t.requests / (2 * SLICES))} req/s, ${Math.round((t.cpu / t.requests) * 1e6)} µs CPU/call\n`,
     );
   }
-  const g = totals.get("G");
-  const b = totals.get("B2");
-  if (g && b) process.stdout.write(`G/B2 throughput ${(g.requests / b.requests).toFixed(3)}\n`);
-  await B2.stop();
+  const ta = totals.get(a.name);
+  const tb = totals.get(b.name);
+  if (ta && tb) {
+    process.stdout.write(
+      `${a.name}/${b.name} throughput ${(ta.requests / tb.requests).toFixed(3)}, ` +
+        `CPU per call ${(ta.cpu / ta.requests / (tb.cpu / tb.requests)).toFixed(3)}\n`,
+    );
+  }
 }
 
 /** The proxy rows alone; `BENCH_PROXY_CALLS`, `BENCH_PROXY_PROF` as in `npm run bench`. */
