@@ -67,6 +67,10 @@ function tidy(comment: string): string {
   return comment
     .split("\n")
     .map((line) => (line.startsWith(" ") ? line.slice(1) : line))
+    .filter((line) => !LINT_DIRECTIVE.test(line))
     .join("\n")
     .trim();
 }
+
+/** A `buf lint` directive in a comment (`// buf:lint:ignore RULE`): for the linter, not for readers. */
+const LINT_DIRECTIVE = /^\s*buf:lint:ignore\b/;

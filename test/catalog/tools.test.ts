@@ -22,6 +22,13 @@ describe("buildTools", () => {
     expect(tools.get("inv_get_http_item")?.description).toBe("Look up one item by its SKU.");
   });
 
+  it("leaves buf lint directives out of a description taken from a comment", () => {
+    const [exportTool] = buildTools([
+      { backend: "exp", services: [imageService("mcpengine.testing.v1.ExportService")] },
+    ]);
+    expect(exportTool?.description).toBe("Export a table; the export runs on after the call returns.");
+  });
+
   it("prefers the option's name, title, description and hints", () => {
     const t = tools.get("remove_item");
     expect(t?.title).toBe("Remove item");
