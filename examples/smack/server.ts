@@ -58,7 +58,12 @@ export async function startSmack(options: SmackOptions = {}): Promise<RunningSma
     server.bindAsync(`${host}:${options.port ?? 50051}`, ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
-  );
+  ).catch(async (err: unknown) => {
+    // A taken port: nothing will serve, so let go of the database too (PGlite holds its folder).
+    server.forceShutdown();
+    await db.close();
+    throw err;
+  });
   return {
     port,
     address: `${host}:${port}`,

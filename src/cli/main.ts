@@ -73,7 +73,7 @@ const COMMANDS: readonly Command[] = [
   }),
   defineCommand({
     name: "demo",
-    summary: "Run Smack (a gRPC service on embedded Postgres) with the gateway in front of it",
+    summary: "Run Smack (gRPC on embedded Postgres), a demo OpenID provider and the gateway with login on",
     options: DEMO_OPTIONS,
     run: runDemo,
   }),

@@ -8,24 +8,31 @@ export interface Demo {
   stop(): Promise<number | null>;
 }
 
-/** Starts `bin demo --port 0` (PGlite, no DATABASE_URL) and waits for its MCP endpoint. */
+/**
+ * Starts `bin demo --port 0 --idp-port 0 --no-auth` (PGlite, no DATABASE_URL, no login) and
+ * waits for the banner, which names the MCP endpoint once every part is ready.
+ */
 export async function startDemo(bin: string): Promise<Demo> {
-  const child = spawn(process.execPath, [bin, "demo", "--port", "0"], {
+  const child = spawn(process.execPath, [bin, "demo", "--port", "0", "--idp-port", "0", "--no-auth"], {
     env: { ...process.env, DATABASE_URL: "" },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
   const stop = () => {
     child.kill("SIGINT");
     return exited;
   };
+  let err = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    err += chunk.toString();
+  });
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      let err = "";
-      const timer = setTimeout(() => reject(new Error(`demo did not start: ${err}`)), 30_000);
-      child.stderr?.on("data", (chunk: Buffer) => {
-        err += chunk.toString();
-        const m = /MCP gateway on (\S+)/.exec(err);
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`demo did not start: ${err}`)), 60_000);
+      child.stdout?.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /MCP gateway on (\S+)/.exec(out);
         if (m?.[1]) {
           clearTimeout(timer);
           resolve(m[1]);
@@ -33,8 +40,8 @@ export async function startDemo(bin: string): Promise<Demo> {
       });
     });
     return { url, stop };
-  } catch (err) {
+  } catch (e) {
     await stop();
-    throw err;
+    throw e;
   }
 }
