@@ -1,5 +1,6 @@
 export { leadingComment } from "./comments.js";
 export { isValidToolName, snakeCase } from "./naming.js";
+export { OPERATION_TYPE, type OperationTypes } from "./operations.js";
 export { type BackendServices, CatalogError } from "./shared.js";
 export {
   type Bound,

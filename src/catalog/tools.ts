@@ -10,6 +10,7 @@ import {
 import { type JsonSchema, messageToJsonSchema } from "../schema/index.js";
 import { leadingComment } from "./comments.js";
 import { isValidToolName, snakeCase } from "./naming.js";
+import { type OperationTypes, operationTypesOf } from "./operations.js";
 import { type BackendServices, CatalogError, hasNonToolOption, scopesOf } from "./shared.js";
 
 /** MCP tool annotations (MCP 2025-11-25, server/tools "ToolAnnotations"). */
@@ -41,6 +42,11 @@ export interface ToolDef {
   readonly headerParams: readonly HeaderParam[];
   /** Whether a call may run as an MCP task (`(mcpengine.v1.tool).task`, extension io.modelcontextprotocol/tasks). */
   readonly task: ToolTaskSupport;
+  /**
+   * For an RPC returning a `google.longrunning.Operation` with `operation_info` (AIP-151): the
+   * types its operation resolves to. The tool's result is then the operation's response.
+   */
+  readonly operation?: OperationTypes;
 }
 
 /**
@@ -119,6 +125,7 @@ function toolFor(backend: string, service: DescService, method: DescMethod): Too
   if (own?.openWorldHint !== undefined) annotations.openWorldHint = own.openWorldHint;
 
   const scopes = scopesOf(service, method);
+  const operation = operationTypesOf(method);
   const inputSchema = messageToJsonSchema(method.input, { mode: "input" });
   const headerParams = headerParamsOf(method, inputSchema);
   return {
@@ -128,21 +135,24 @@ function toolFor(backend: string, service: DescService, method: DescMethod): Too
     annotations,
     scopes,
     inputSchema,
-    outputSchema: outputSchemaOf(method),
+    outputSchema: operation
+      ? messageToJsonSchema(operation.response, { mode: "output" })
+      : outputSchemaOf(method),
     method,
     backend,
     streaming: method.methodKind === "server_streaming",
     headerParams,
-    task: taskSupportOf(own, method),
+    task: taskSupportOf(own, method, operation !== undefined),
+    ...(operation ? { operation } : {}),
   };
 }
 
 /**
  * `(mcpengine.v1.tool).task`, or the default for the RPC's kind: a unary RPC
- * answers within one request (never a task), a server-streaming one may run
- * long enough to be worth one (optional).
+ * answers within one request (never a task), a server-streaming one or one
+ * starting a long-running operation may run long enough to be worth one (optional).
  */
-function taskSupportOf(own: Tool | undefined, method: DescMethod): ToolTaskSupport {
+function taskSupportOf(own: Tool | undefined, method: DescMethod, operation: boolean): ToolTaskSupport {
   const declared = own?.task ?? TaskSupport.UNSPECIFIED;
   switch (declared) {
     case TaskSupport.NEVER:
@@ -152,7 +162,7 @@ function taskSupportOf(own: Tool | undefined, method: DescMethod): ToolTaskSuppo
     case TaskSupport.REQUIRED:
       return "required";
     case TaskSupport.UNSPECIFIED:
-      return method.methodKind === "server_streaming" ? "optional" : "never";
+      return method.methodKind === "server_streaming" || operation ? "optional" : "never";
     default:
       // A number this build does not know (a newer descriptor): the safe reading.
       return "never";

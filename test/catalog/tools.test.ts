@@ -29,6 +29,18 @@ describe("buildTools", () => {
     expect(exportTool?.description).toBe("Export a table; the export runs on after the call returns.");
   });
 
+  it("resolves a long-running operation's types (AIP-151): its result schema is the response's, and it may run as a task", () => {
+    const [exportTool] = buildTools([
+      { backend: "exp", services: [imageService("mcpengine.testing.v1.ExportService")] },
+    ]);
+    expect(exportTool?.operation?.response.typeName).toBe("mcpengine.testing.v1.ExportResult");
+    expect(exportTool?.operation?.metadata?.typeName).toBe("mcpengine.testing.v1.ExportProgress");
+    expect(Object.keys((exportTool?.outputSchema?.properties as object) ?? {})).toEqual(["uri", "rows"]);
+    expect(exportTool?.task).toBe("optional");
+    // Other RPCs have no operation.
+    expect(tools.get("inv_get_http_item")?.operation).toBeUndefined();
+  });
+
   it("prefers the option's name, title, description and hints", () => {
     const t = tools.get("remove_item");
     expect(t?.title).toBe("Remove item");
