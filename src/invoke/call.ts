@@ -14,6 +14,7 @@ import type { ToolDef } from "../catalog/index.js";
 import { type CallToolResult, type LogLevel, logLevelName, toolResult, WellKnown } from "./content.js";
 import { type InflightLimit, withinLimits } from "./inflight.js";
 import { encodeInputResponses, findInputRequired, INPUT_HEADER, type InputRequired } from "./input.js";
+import { awaitOperation } from "./operations.js";
 import { replyJson } from "./reply-json.js";
 import { describeRpcError } from "./rich-status.js";
 import { checkArguments } from "./strict-json.js";
@@ -45,6 +46,11 @@ export interface CallContext {
   readonly signal?: AbortSignal;
   /** Extra request metadata (identity, request ids). */
   readonly headers?: { readonly [key: string]: string };
+  /**
+   * Deadline of the call in ms, instead of the backend's `timeoutMs`: a call
+   * run as an MCP task may last as long as the task does (its TTL).
+   */
+  readonly timeoutMs?: number;
   /** Answers to the backend's previous `InputRequired`, sent as `mcpengine-input-bin`. */
   readonly input?: { readonly responses: { [key: string]: JsonObject }; readonly state: Uint8Array };
   /** Progress of a server-streaming RPC: a `Progress` event, or one per plain message. */
@@ -148,6 +154,17 @@ async function callUnary(
 ): Promise<CallToolResult> {
   const method = tool.method;
   if (!isUnary(method)) throw new Error(`${method.name} is not a unary method`);
+  if (tool.operation) {
+    // AIP-151: the reply is a handle on work that runs on; the result is what it produces.
+    const res = await backend.transport.unary(
+      method,
+      ctx.signal,
+      ctx.timeoutMs ?? backend.timeoutMs,
+      requestHeaders(ctx),
+      request,
+    );
+    return awaitOperation(tool, res.message, backend, ctx);
+  }
   const json = await unary(method, request, backend, ctx);
   return method.output.typeName === WellKnown.ToolResult ? toolResult(json) : structured(json);
 }
@@ -162,7 +179,7 @@ async function unary(
   const res = await backend.transport.unary(
     method,
     ctx.signal,
-    backend.timeoutMs,
+    ctx.timeoutMs ?? backend.timeoutMs,
     requestHeaders(ctx),
     request,
   );
@@ -194,7 +211,7 @@ async function callStreaming(
     const res = await backend.transport.stream(
       method,
       abort.signal,
-      backend.timeoutMs,
+      ctx.timeoutMs ?? backend.timeoutMs,
       requestHeaders(ctx),
       single(request),
     );

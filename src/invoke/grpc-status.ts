@@ -25,13 +25,25 @@ export function trailerStatus(h: IncomingHttpHeaders, backend = "the backend"): 
   const code = statusCode(raw ?? String(details?.code ?? Code.Unknown));
   if (code === OK) return undefined;
   const message = percentDecode(single(h["grpc-message"]) ?? "") || details?.message || "";
-  const error = new ConnectError(message, code);
-  if (details) {
-    error.details = details.details.map((any) => ({
-      type: any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1),
-      value: any.value,
-    }));
-  }
+  return statusError({ code, message, details: details?.details ?? [] });
+}
+
+/**
+ * A `google.rpc.Status` (a trailer's, or a long-running operation's `error`) as the
+ * `ConnectError` a failed call gives, its details kept for `describeRpcError`. A code
+ * that is OK or outside 1–16 is UNKNOWN: the status stands for a failure.
+ */
+export function statusError(status: {
+  readonly code: number;
+  readonly message: string;
+  readonly details: readonly { readonly typeUrl: string; readonly value: Uint8Array }[];
+}): ConnectError {
+  const code = status.code >= 1 && status.code <= 16 ? (status.code as Code) : Code.Unknown;
+  const error = new ConnectError(status.message, code);
+  error.details = status.details.map((any) => ({
+    type: any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1),
+    value: any.value,
+  }));
   return error;
 }
 
