@@ -7,7 +7,16 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statelessRequest } from "../support/stateless.js";
 import { isCallback, type Page, register, startLogin } from "./idp-client.js";
-import { alive, BIN, type DemoProcess, descendants, partPids, startDemoProcess, until } from "./run-demo.js";
+import {
+  alive,
+  BIN,
+  type DemoProcess,
+  descendants,
+  kill,
+  partPids,
+  startDemoProcess,
+  until,
+} from "./run-demo.js";
 
 /**
  * `mcpengine demo` as a process: its three parts, the login they make
@@ -129,10 +138,14 @@ describe("mcpengine demo with a taken port", () => {
 describe("mcpengine demo (login on)", () => {
   let demo: DemoProcess;
   beforeAll(async () => {
-    demo = await startDemoProcess(["--port", "0", "--idp-port", "0"], { MCPENGINE_HOME: home });
+    demo = await startDemoProcess(
+      ["--port", "0", "--idp-port", "0"],
+      { MCPENGINE_HOME: home },
+      { ownGroup: true },
+    );
   }, 120_000);
   afterAll(() => {
-    if (demo && demo.child.exitCode === null) demo.child.kill("SIGKILL");
+    if (demo && demo.child.exitCode === null) kill(demo.child, "SIGKILL");
   });
 
   /** A token from the demo's provider, logging in as `login` over HTTP with a new client. */
@@ -228,11 +241,11 @@ describe("mcpengine demo (login on)", () => {
     );
   });
 
-  it("stops every process on SIGINT and exits 0", async () => {
+  it("stops every process on Ctrl-C (SIGINT to each process of its group) and exits 0", async () => {
     const pid = demo.child.pid ?? 0;
     const below = descendants(pid);
     expect(below.length).toBeGreaterThanOrEqual(3);
-    demo.child.kill("SIGINT");
+    kill(demo.child, "SIGINT");
     expect(await demo.exited).toEqual({ code: 0, signal: null });
     await until(() => below.every((p) => !alive(p)), 10_000, "every process of the demo to end");
     expect(demo.err()).toContain("mcpengine demo: SIGINT: stopping every part");
@@ -274,5 +287,25 @@ describe("mcpengine demo --no-auth", () => {
     await demo.exited;
     // Each part sees the supervisor's IPC channel close, and stops.
     await until(() => parts.every((p) => !alive(p)), 15_000, "the parts to stop after their supervisor died");
+  });
+});
+
+describe("mcpengine demo when a part dies", () => {
+  let demo: DemoProcess;
+  beforeAll(async () => {
+    demo = await startDemoProcess(["--port", "0", "--no-auth"], { MCPENGINE_HOME: home });
+  }, 120_000);
+  afterAll(() => {
+    if (demo && demo.child.exitCode === null) demo.child.kill("SIGKILL");
+  });
+
+  it("stops the other parts, says which one died, and exits 1", async () => {
+    const parts = partPids(demo.child.pid ?? 0);
+    process.kill(parts.get("gateway") ?? 0, "SIGKILL");
+    expect(await demo.exited).toEqual({ code: 1, signal: null });
+    expect(demo.err()).toContain(
+      "mcpengine demo: the MCP gateway stopped unexpectedly (killed by SIGKILL); stopping the demo",
+    );
+    await until(() => !alive(parts.get("smack") ?? 0), 10_000, "Smack to stop");
   });
 });

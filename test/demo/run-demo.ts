@@ -28,11 +28,14 @@ export interface DemoProcess {
 export async function startDemoProcess(
   args: readonly string[],
   env: Record<string, string> = {},
-  readyMs = 90_000,
+  options: { readyMs?: number; ownGroup?: boolean } = {},
 ): Promise<DemoProcess> {
+  const readyMs = options.readyMs ?? 90_000;
   const child = spawn(process.execPath, [BIN, "demo", ...args], {
     env: { ...process.env, DATABASE_URL: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, as a terminal's foreground job is: Ctrl-C signals the whole group.
+    detached: options.ownGroup === true,
   });
   let out = "";
   let err = "";
@@ -50,7 +53,7 @@ export async function startDemoProcess(
     exited.then(() => false),
   ]).catch(() => false);
   if (!ready) {
-    child.kill("SIGKILL");
+    kill(child, "SIGKILL");
     throw new Error(`the demo did not start:\n${out}\n${err}`);
   }
   return {
@@ -61,6 +64,26 @@ export async function startDemoProcess(
     err: () => err,
     exited,
   };
+}
+
+/** Signals the demo's process group when it has its own (all its parts), else the demo alone. */
+export function kill(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined && isGroupLeader(child.pid)) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    // already gone
+  }
+}
+
+function isGroupLeader(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state, ppid, pgrp.
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === pid;
+  } catch {
+    return false;
+  }
 }
 
 /** Every process below `root` (children, grandchildren …), from /proc (Linux). */
