@@ -32,6 +32,7 @@ const HEADER = `syntax = "proto3";
 package ${SNIPPET_PACKAGE};
 import "buf/validate/validate.proto";
 import "google/api/field_behavior.proto";
+import "google/longrunning/operations.proto";
 import "google/protobuf/any.proto";
 import "google/protobuf/duration.proto";
 import "google/protobuf/empty.proto";
@@ -44,7 +45,13 @@ import "mcpengine/v1/options.proto";
 `;
 
 /** The repository's proto files the snippets import, as a reader copies them. */
-const IMPORTED = ["mcpengine/v1/options.proto", "mcpengine/v1/mcp.proto", "google/api/field_behavior.proto"];
+const IMPORTED = [
+  "mcpengine/v1/options.proto",
+  "mcpengine/v1/mcp.proto",
+  "google/api/field_behavior.proto",
+  "google/longrunning/operations.proto",
+  "google/rpc/status.proto",
+];
 
 /**
  * Compiles proto snippets (messages and services without `syntax`, `package` or imports) into one
