@@ -2,6 +2,7 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { Bound, PromptDef, ResourceDef, Surface, ToolDef } from "../catalog/index.js";
 import type { BackendHandle } from "../invoke/index.js";
 import { ErrorCode, JsonRpcError } from "./jsonrpc.js";
+import { TASKS_EXTENSION } from "./tasks/wire.js";
 
 /** The catalog's tools, surface and backends: what the server offers (MCP 2025-11-25 server/ "Overview"). */
 export interface Catalog {
@@ -57,7 +58,12 @@ export interface CatalogView {
    * session lasts (a backend that comes up late, a reload), announced by notifications/<list>/list_changed.
    */
   readonly sessionCapabilities: JsonObject;
-  /** Stateless (MCP 2026-07-28 server/discover): list changes and resource updates through subscriptions/listen; lists are cached for their ttlMs. */
+  /**
+   * Stateless (MCP 2026-07-28 server/discover): list changes and resource
+   * updates through subscriptions/listen; lists are cached for their ttlMs;
+   * the tasks extension (SEP-2663 "Capability Negotiation"), for every catalog,
+   * since tasks/get, tasks/update and tasks/cancel are always served.
+   */
   readonly statelessCapabilities: JsonObject;
 }
 
@@ -121,6 +127,7 @@ export function createCatalogView(catalog: Catalog): CatalogView {
       prompts: surface.prompts.length > 0 ? { listChanged: true } : undefined,
       completions: surface.completion ? {} : undefined,
       logging: {},
+      extensions: { [TASKS_EXTENSION]: {} },
     }) as JsonObject,
   };
 }

@@ -41,10 +41,7 @@ export async function withInput<T extends object>(
   if (ex.era === "stateless") {
     const out = await run(answered(incomingInput(settings, params, binding)));
     if ("done" in out) return out.done;
-    const requests = admissible(out.input, ex);
-    const result: { [k: string]: unknown } = { resultType: "input_required", inputRequests: requests };
-    if (out.input.state.length > 0) result.requestState = settings.sealer.seal(out.input.state, binding);
-    return result;
+    return inputRequiredResult(settings, binding, out.input, ex.clientCapabilities);
   }
   let input: CallContext["input"];
   for (let round = 0; ; round++) {
@@ -63,7 +60,7 @@ export async function withInput<T extends object>(
       );
     }
     const ask = ex.request;
-    const requests = admissible(out.input, ex);
+    const requests = admissible(out.input, ex.clientCapabilities);
     const entries = await Promise.all(
       Object.entries(requests).map(
         async ([key, r]) => [key, await ask(r.method, r.params, ex.signal)] as const,
@@ -73,8 +70,29 @@ export async function withInput<T extends object>(
   }
 }
 
+/**
+ * The `input_required` result of a stateless request (MCP 2026-07-28
+ * basic/utilities/mrtr): the requests the client can answer, and the
+ * backend's state sealed for the retry of the same operation.
+ */
+export function inputRequiredResult(
+  settings: InputSettings,
+  binding: string,
+  input: InputRequired,
+  capabilities: JsonObject,
+): { [k: string]: unknown } {
+  const requests = admissible(input, capabilities);
+  const result: { [k: string]: unknown } = { resultType: "input_required", inputRequests: requests };
+  if (input.state.length > 0) result.requestState = settings.sealer.seal(input.state, binding);
+  return result;
+}
+
 /** The answers a stateless retry carries; a state that fails verification is refused. */
-function incomingInput(settings: InputSettings, params: JsonObject, binding: string): CallContext["input"] {
+export function incomingInput(
+  settings: InputSettings,
+  params: JsonObject,
+  binding: string,
+): CallContext["input"] {
   const responses = params.inputResponses;
   const token = params.requestState;
   if (responses === undefined && token === undefined) return undefined;
@@ -92,15 +110,15 @@ function incomingInput(settings: InputSettings, params: JsonObject, binding: str
 }
 
 /**
- * The input requests the client can answer; when none, a
+ * The input requests a client with `capabilities` can answer; when none, a
  * MissingRequiredClientCapability error (MCP 2026-07-28 basic/lifecycle).
  */
-function admissible(input: InputRequired, ex: Exchange): InputRequired["requests"] {
+export function admissible(input: InputRequired, capabilities: JsonObject): InputRequired["requests"] {
   const out: { [key: string]: InputRequired["requests"][string] } = {};
   const missing: { [k: string]: JsonObject } = {};
   for (const [key, r] of Object.entries(input.requests)) {
     const capability = INPUT_CAPABILITY[r.method];
-    if (capability && ex.clientCapabilities[capability] === undefined) missing[capability] = {};
+    if (capability && capabilities[capability] === undefined) missing[capability] = {};
     else out[key] = r;
   }
   if (Object.keys(out).length === 0) {

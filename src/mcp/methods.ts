@@ -4,6 +4,7 @@ import { discover, initialize, ping, setLevel } from "./handlers/lifecycle.js";
 import { getPrompt, listPrompts } from "./handlers/prompts.js";
 import { listResources, listResourceTemplates, readResource } from "./handlers/resources.js";
 import { listen, subscribe, unsubscribe } from "./handlers/subscriptions.js";
+import { cancelTask, getTask, updateTask } from "./handlers/tasks.js";
 import { callToolByName, listTools } from "./handlers/tools.js";
 import type { Handler } from "./server-context.js";
 
@@ -16,8 +17,12 @@ export interface MethodSpec {
    * (`ttlMs`, with `cacheScope`; basic/utilities "Caching"). Absent: not cacheable.
    */
   readonly ttlMs?: number;
-  /** The params member the `Mcp-Name` header mirrors (MCP 2026-07-28 basic/transports "Request Headers"). */
-  readonly nameParam?: "name" | "uri";
+  /**
+   * The params member the `Mcp-Name` header mirrors (MCP 2026-07-28
+   * basic/transports "Request Headers"; `taskId` for tasks/*, SEP-2663
+   * "Streamable HTTP: Routing Headers").
+   */
+  readonly nameParam?: "name" | "uri" | "taskId";
   /** Answers the method. */
   readonly handler: Handler;
 }
@@ -55,6 +60,11 @@ export const METHODS: { readonly [method: string]: MethodSpec } = {
   "prompts/list": { eras: BOTH, ttlMs: LIST_TTL_MS, handler: listPrompts },
   "prompts/get": { eras: BOTH, nameParam: "name", handler: getPrompt },
   "completion/complete": { eras: BOTH, handler: complete },
+  // Extension io.modelcontextprotocol/tasks (SEP-2663), defined for 2026-07-28 only; the
+  // 2025-11-25 experimental tasks are not served (tasks/result and tasks/list stay unknown).
+  "tasks/get": { eras: STATELESS, nameParam: "taskId", handler: getTask },
+  "tasks/update": { eras: STATELESS, nameParam: "taskId", handler: updateTask },
+  "tasks/cancel": { eras: STATELESS, nameParam: "taskId", handler: cancelTask },
 };
 
 /**
@@ -69,7 +79,7 @@ export function methodSpec(method: string, era: Era): MethodSpec | undefined {
 
 /**
  * The params member the `Mcp-Name` header of a method mirrors, e.g. `name` for
- * `tools/call` and `uri` for `resources/read`; undefined when the method has
+ * `tools/call`, `uri` for `resources/read`, `taskId` for `tasks/get`; undefined when the method has
  * none (MCP 2026-07-28 basic/transports "Request Headers").
  */
 export function nameParam(method: string): string | undefined {

@@ -1,5 +1,6 @@
 import type { BackendHeaders } from "./call-context.js";
 import type { Catalog } from "./catalog-view.js";
+import type { TaskOptions } from "./tasks/index.js";
 
 /** Server identity reported in `initialize` and `server/discover` (MCP 2025-11-25 basic/lifecycle "Initialization"). */
 export interface ServerInfo {
@@ -20,6 +21,8 @@ export interface McpServerOptions extends Catalog {
   readonly pageSize?: number;
   /** Key for sealing input-required request state (random per process when absent). */
   readonly stateKey?: Uint8Array;
-  /** Rounds of input requests one session-era call may go through (default 8). */
+  /** Rounds of input requests one session-era call (or one task) may go through (default 8). */
   readonly maxInputRounds?: number;
+  /** MCP tasks (extension io.modelcontextprotocol/tasks): store, bus, limits; in memory by default. */
+  readonly tasks?: TaskOptions;
 }

@@ -16,6 +16,7 @@ import type { Exchange } from "./exchange.js";
 import type { InputSettings } from "./input.js";
 import { ErrorCode, JsonRpcError, type RequestId } from "./jsonrpc.js";
 import type { McpServerOptions } from "./options.js";
+import { createTaskService, localTasks, type TaskService } from "./tasks/index.js";
 
 /**
  * What every method handler shares: the catalog in use, the server's options,
@@ -30,6 +31,8 @@ export interface ServerContext {
   readonly options: McpServerOptions;
   /** How operations ask the client for input. */
   readonly input: InputSettings;
+  /** MCP tasks (extension io.modelcontextprotocol/tasks): their records, changes and runs here. */
+  readonly tasks: TaskService;
   /** Open subscriptions/listen streams, ended gracefully by close(). */
   readonly listening: Set<AbortController>;
   /** Told which lists changed each time another catalog is served (subscriptions/listen streams). */
@@ -76,6 +79,8 @@ export function createServerContext(options: McpServerOptions): ServerState {
     },
     options,
     input: { sealer: createStateSealer(options.stateKey), maxRounds: options.maxInputRounds ?? 8 },
+    // Local runs, and the kinds the options add (see tasks/kinds.ts).
+    tasks: createTaskService(options.tasks ?? {}, [localTasks]),
     listening: new Set(),
     listWatchers: new Set(),
     allowed,

@@ -21,7 +21,7 @@ export interface McpServer {
   handle(request: JsonRpcRequest & { id: RequestId }, ex: Exchange): Promise<JsonRpcResponse>;
   /** Reports whether a method exists in an era (transports answer unknown ones before reading more). */
   knows(method: string, era: Era): boolean;
-  /** Ends open subscriptions gracefully (their listen requests complete). */
+  /** Ends open subscriptions gracefully (their listen requests complete) and the tasks running here (they fail). */
   close(): void;
   /**
    * Serves another catalog from the next request on (requests in flight finish with theirs);
@@ -71,6 +71,7 @@ export function createMcpServer(options: McpServerOptions): McpServer {
   return {
     close() {
       for (const stop of ctx.listening) stop.abort();
+      ctx.tasks.close();
     },
     setCatalog(catalog) {
       return state.setCatalog(catalog);

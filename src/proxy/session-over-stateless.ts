@@ -36,7 +36,10 @@ export interface SessionOverStatelessOptions {
  *   server-to-client requests to the host (`elicitation/create`,
  *   `sampling/createMessage`, `roots/list`); their answers go back with the
  *   retried request as `inputResponses` with the `requestState`.
- * - 2026-07-28-only result fields are removed.
+ * - 2026-07-28-only result fields are removed, and so is the tasks extension
+ *   (io.modelcontextprotocol/tasks) from both sides' capabilities: it is not
+ *   defined for the session eras (SEP-2663 "Backward Compatibility"), so the
+ *   host's tool calls are answered synchronously.
  */
 export async function sessionOverStateless(options: SessionOverStatelessOptions): Promise<Remote> {
   const hostParams = (options.initialize.params ?? {}) as {
@@ -77,7 +80,7 @@ export async function sessionOverStateless(options: SessionOverStatelessOptions)
     options.onMessage(m);
   };
 
-  const inner = options.open(hostParams.capabilities ?? {}, fromServer);
+  const inner = options.open(withoutTasks(hostParams.capabilities ?? {}), fromServer);
   /** Resources the host subscribed to, and the listen request that carries them now. */
   const subscribed = new Set<string>();
   const listens = new Set<Id>();
@@ -193,7 +196,7 @@ export async function sessionOverStateless(options: SessionOverStatelessOptions)
       _meta?: { [k: string]: unknown };
     };
     const info = d._meta?.[META.serverInfo] ?? { name: "mcp-server", version: "0" };
-    const capabilities = { ...(d.capabilities ?? {}) };
+    const capabilities = withoutTasks(d.capabilities ?? {});
     delete capabilities.logging;
     options.onMessage({
       jsonrpc: "2.0",
@@ -274,4 +277,19 @@ function withLogLevel(m: JsonRpcMessage, level: string): JsonRpcMessage {
 
 function failure(id: Id, code: number, message: string): JsonRpcMessage {
   return { jsonrpc: "2.0", id, error: { code, message } };
+}
+
+/** The tasks extension's identifier (SEP-2663). */
+const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
+
+/** A copy of `capabilities` without the tasks extension (and without `extensions` when nothing else is in it). */
+function withoutTasks(capabilities: { [k: string]: unknown }): { [k: string]: unknown } {
+  const out = { ...capabilities };
+  const extensions = out.extensions;
+  if (typeof extensions !== "object" || extensions === null || Array.isArray(extensions)) return out;
+  const rest: { [k: string]: unknown } = { ...(extensions as { [k: string]: unknown }) };
+  delete rest[TASKS_EXTENSION];
+  if (Object.keys(rest).length > 0) out.extensions = rest;
+  else delete out.extensions;
+  return out;
 }

@@ -7,6 +7,12 @@ const META = {
 };
 const STATELESS_HEADERS = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" };
 const list = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: META } };
+const getTask = (taskId: string) => ({
+  jsonrpc: "2.0",
+  id: 3,
+  method: "tasks/get",
+  params: { taskId, _meta: META },
+});
 const call = (name: string) => ({
   jsonrpc: "2.0",
   id: 2,
@@ -18,7 +24,7 @@ function route(headers: { [k: string]: string }, body: unknown): PostRoute {
   return routePost({
     header: (name) => headers[name],
     body,
-    knowsStateless: (m) => m === "tools/list" || m === "tools/call",
+    knowsStateless: (m) => m === "tools/list" || m === "tools/call" || m === "tasks/get",
   });
 }
 
@@ -67,6 +73,24 @@ describe("routing a POST to the MCP endpoint (pure, no sockets)", () => {
       { ...STATELESS_HEADERS, "mcp-method": "tools/call", "mcp-name": "a" },
       call("a"),
       "stateless",
+    ],
+    [
+      "tasks/get with Mcp-Name naming its taskId (SEP-2663 routing headers)",
+      { ...STATELESS_HEADERS, "mcp-method": "tasks/get", "mcp-name": "t-1" },
+      getTask("t-1"),
+      "stateless",
+    ],
+    [
+      "tasks/get with an Mcp-Name naming another task",
+      { ...STATELESS_HEADERS, "mcp-method": "tasks/get", "mcp-name": "t-2" },
+      getTask("t-1"),
+      "reject 400 -32020",
+    ],
+    [
+      "tasks/get without Mcp-Name",
+      { ...STATELESS_HEADERS, "mcp-method": "tasks/get" },
+      getTask("t-1"),
+      "reject 400 -32020",
     ],
     [
       "an unknown stateless method",

@@ -27,6 +27,9 @@ const TABLE: readonly [string, readonly Era[], number | undefined, string | unde
   ["prompts/list", B, LIST, undefined],
   ["prompts/get", B, undefined, "name"],
   ["completion/complete", B, undefined, undefined],
+  ["tasks/get", L, undefined, "taskId"],
+  ["tasks/update", L, undefined, "taskId"],
+  ["tasks/cancel", L, undefined, "taskId"],
 ];
 
 const everything = [{ backend: "e", services: [imageService("conformance.v1.EverythingService")] }];
@@ -59,19 +62,26 @@ describe("the method table", () => {
     }
   });
 
-  it.each(["constructor", "__proto__", "toString", "hasOwnProperty", "notifications/cancelled", ""])(
-    "knows nothing of %j in either era",
-    async (method) => {
-      expect(methodSpec(method, "session")).toBeUndefined();
-      expect(methodSpec(method, "stateless")).toBeUndefined();
-      expect(nameParam(method)).toBeUndefined();
-      const server = core();
-      expect(server.knows(method, "session")).toBe(false);
-      expect(server.knows(method, "stateless")).toBe(false);
-      const res = await server.handle({ jsonrpc: "2.0", id: 1, method }, exchangeOf("stateless"));
-      expect(res).toMatchObject({ error: { code: -32601 } });
-    },
-  );
+  it.each([
+    "constructor",
+    "__proto__",
+    "toString",
+    "hasOwnProperty",
+    "notifications/cancelled",
+    "",
+    // The 2025-11-25 experimental tasks, removed by the extension (SEP-2663 "Backward Compatibility").
+    "tasks/result",
+    "tasks/list",
+  ])("knows nothing of %j in either era", async (method) => {
+    expect(methodSpec(method, "session")).toBeUndefined();
+    expect(methodSpec(method, "stateless")).toBeUndefined();
+    expect(nameParam(method)).toBeUndefined();
+    const server = core();
+    expect(server.knows(method, "session")).toBe(false);
+    expect(server.knows(method, "stateless")).toBe(false);
+    const res = await server.handle({ jsonrpc: "2.0", id: 1, method }, exchangeOf("stateless"));
+    expect(res).toMatchObject({ error: { code: -32601 } });
+  });
 
   it("answers a method outside its era as -32601, in both directions", async () => {
     const server = core();

@@ -4,6 +4,7 @@ import type { Bound } from "../../catalog/index.js";
 import type { ChangedList } from "../catalog-view.js";
 import { ErrorCode, JsonRpcError } from "../jsonrpc.js";
 import type { MethodCall, ServerContext } from "../server-context.js";
+import { declaresTasks, missingTasksExtension, type TaskWatches, watchTasks } from "../tasks/index.js";
 
 /** `_meta` key tagging every message of a subscriptions/listen stream (MCP 2026-07-28 basic/patterns/subscriptions). */
 const SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId";
@@ -45,7 +46,9 @@ export function unsubscribe({ params, ex }: MethodCall, ctx: ServerContext): obj
  * acknowledged first, then carries the requested notifications, each tagged
  * with the subscription id, until the client closes it or the gateway stops:
  * list changes (the catalog changes when a late backend comes up or on a
- * reload) and resource updates.
+ * reload), resource updates, and the caller's tasks (`taskIds`, extension
+ * io.modelcontextprotocol/tasks: `notifications/tasks` with the full task on
+ * each change, SEP-2663 "Task Status Notifications").
  */
 export async function listen({ id, params, ex }: MethodCall, ctx: ServerContext): Promise<object> {
   const filter = params.notifications;
@@ -56,12 +59,24 @@ export async function listen({ id, params, ex }: MethodCall, ctx: ServerContext)
   const uris = requested.filter((u): u is string => typeof u === "string");
   const watch = ctx.catalog.surface.subscription;
   if (watch && uris.length > 0) ctx.demand(watch.scopes, ex);
+  if (filter.taskIds !== undefined && !declaresTasks(ex))
+    throw missingTasksExtension("notifications.taskIds");
   const meta = { [SUBSCRIPTION_ID]: id };
+  const taskIds = Array.isArray(filter.taskIds)
+    ? filter.taskIds.filter((t): t is string => typeof t === "string")
+    : undefined;
+  const tasks: TaskWatches | undefined = taskIds
+    ? await watchTasks(ctx.tasks, taskIds, ex, (task) =>
+        ex.notify("notifications/tasks", { ...task, _meta: meta }),
+      )
+    : undefined;
   // Every list may change (a late backend, a reload): each list-changed kind asked for is honoured.
   const lists = LIST_FILTERS.filter(([key]) => filter[key] === true);
   const acknowledged: JsonObject = Object.fromEntries(lists.map(([key]) => [key, true]));
   if (watch && uris.length > 0) acknowledged.resourceSubscriptions = uris;
+  if (tasks) acknowledged.taskIds = [...tasks.taskIds];
   ex.notify("notifications/subscriptions/acknowledged", { _meta: meta, notifications: acknowledged });
+  tasks?.start();
   const stop = new AbortController();
   const end = () => stop.abort();
   ex.signal.addEventListener("abort", end, { once: true });
@@ -82,6 +97,7 @@ export async function listen({ id, params, ex }: MethodCall, ctx: ServerContext)
     }
     if (!stop.signal.aborted) await new Promise((resolve) => stop.signal.addEventListener("abort", resolve));
   } finally {
+    tasks?.stop();
     ctx.listWatchers.delete(onChange);
     ctx.listening.delete(stop);
     ex.signal.removeEventListener("abort", end);

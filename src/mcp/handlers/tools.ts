@@ -2,10 +2,12 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import type { ToolDef } from "../../catalog/index.js";
 import { type CallContext, type CallToolResult, callTool } from "../../invoke/index.js";
 import { McpErrorCode } from "../errors.js";
+import type { Exchange } from "../exchange.js";
 import { decodeHeaderValue, headerText } from "../headers.js";
-import { withInput } from "../input.js";
+import { incomingInput, withInput } from "../input.js";
 import { ErrorCode, JsonRpcError } from "../jsonrpc.js";
 import type { MethodCall, ServerContext } from "../server-context.js";
+import { declaresTasks, missingTasksExtension, runAsTask } from "../tasks/index.js";
 
 /** MCP 2025-11-25 server/tools "Listing Tools": the tools the caller may call, a page at a time. */
 export function listTools({ params, ex }: MethodCall, ctx: ServerContext): object {
@@ -14,7 +16,9 @@ export function listTools({ params, ex }: MethodCall, ctx: ServerContext): objec
 
 /**
  * MCP 2025-11-25 server/tools "Calling Tools"; unknown tools are protocol errors,
- * backend failures are results with `isError` ("Error Handling").
+ * backend failures are results with `isError` ("Error Handling"). A tool that
+ * may run as a task (`(mcpengine.v1.tool).task`) called by a request that
+ * declares the tasks extension may be answered with a task (SEP-2663, tasks/run.ts).
  */
 export async function callToolByName({ id, params, ex }: MethodCall, ctx: ServerContext): Promise<object> {
   const name = params.name;
@@ -27,6 +31,7 @@ export async function callToolByName({ id, params, ex }: MethodCall, ctx: Server
   if (ex.era === "stateless" && tool.headerParams.length > 0) {
     checkParamHeaders(tool, params.arguments, ex.header);
   }
+  const asTask = runsAsTask(tool, ex);
   const backend = ctx.backendOf(tool);
   let base: CallContext;
   try {
@@ -35,9 +40,26 @@ export async function callToolByName({ id, params, ex }: MethodCall, ctx: Server
     // Credentials for the backend (e.g. a token exchange) failed: the model sees it, like a backend failure.
     return errorToolResult(`Could not obtain credentials for the backend: ${(err as Error).message}`);
   }
-  return withInput(ctx.input, `tools/call\0${name}`, params, ex, base, (c) =>
-    callTool(tool, params.arguments, backend, c),
-  );
+  const binding = `tools/call\0${name}`;
+  const call = (c: CallContext) => callTool(tool, params.arguments, backend, c);
+  if (asTask) {
+    const input = incomingInput(ctx.input, params, binding);
+    return runAsTask({ ctx, ex, binding, base, input, call });
+  }
+  return withInput(ctx.input, binding, params, ex, base, call);
+}
+
+/**
+ * Whether the call may become a task (SEP-2663 "Capability Negotiation"): the
+ * tool allows it and the request declares the extension. A tool that requires
+ * it refuses a 2026-07-28 request without the extension (-32021); session-era
+ * clients, for which the extension is not defined, run every tool synchronously.
+ */
+function runsAsTask(tool: ToolDef, ex: Exchange): boolean {
+  if (tool.task === "never" || ex.era !== "stateless") return false;
+  if (declaresTasks(ex)) return true;
+  if (tool.task === "required") throw missingTasksExtension(`the tool "${tool.name}"`);
+  return false;
 }
 
 /**

@@ -1,0 +1,59 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { TaskKind } from "./kinds.js";
+import { changed, isTerminal } from "./wire.js";
+
+/**
+ * Tasks run on the replica that created them (run.ts): the record in the
+ * shared store is their whole state, written by the run as it goes. An update
+ * or a cancellation is written into the record from whichever replica takes
+ * the request; the run hears of it on the task's bus channel (and reads the
+ * record again every poll interval, should a bus message be lost).
+ */
+export const localTasks: TaskKind = {
+  name: "local",
+
+  observe(record) {
+    return Promise.resolve(record);
+  },
+
+  /**
+   * Moves the answered keys from `inputRequests` to `inputResponses`: tasks/get
+   * then shows only the keys still outstanding, and once none is left the task
+   * is `working` again while the run takes the answers (SEP-2663 "Task Update Requests").
+   */
+  async update(record, responses, { ctx }) {
+    await ctx.tasks.write(record.id, (current) => {
+      if (current.status !== "input_required") return undefined;
+      const pending: JsonObject = { ...current.inputRequests };
+      const answered: JsonObject = { ...current.inputResponses };
+      let took = false;
+      for (const [key, response] of Object.entries(responses)) {
+        if (!Object.hasOwn(pending, key)) continue;
+        delete pending[key];
+        answered[key] = response;
+        took = true;
+      }
+      if (!took) return undefined;
+      if (Object.keys(pending).length > 0) {
+        return changed(current, { inputRequests: pending, inputResponses: answered });
+      }
+      return changed(current, { status: "working", inputResponses: answered }, ["inputRequests"]);
+    });
+  },
+
+  /**
+   * Settles the task as cancelled at once (the lifecycle SEP-2663 describes,
+   * without waiting for the run): the run, told on the bus, aborts its RPC, and
+   * its result, should one still come, is not written over a final status.
+   */
+  async cancel(record, { ctx }) {
+    await ctx.tasks.write(record.id, (current) =>
+      isTerminal(current.status)
+        ? undefined
+        : changed(current, { status: "cancelled", statusMessage: "Cancelled at the client's request" }, [
+            "inputRequests",
+            "inputResponses",
+          ]),
+    );
+  },
+};
