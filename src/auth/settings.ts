@@ -45,6 +45,12 @@ export function authSettings(auth: Auth, where = "auth"): AuthSettings {
   if (!/^https?:\/\//.test(issuer)) throw new AuthConfigError(`${where}.issuer: an http(s) URL is required`);
   if (!auth.audience)
     throw new AuthConfigError(`${where}.audience: the URL of this MCP resource is required`);
+  // RFC 8707 / RFC 9728: the audience is this resource's URL; the metadata and challenges are built from it.
+  if (!isHttpUrl(auth.audience)) {
+    throw new AuthConfigError(
+      `${where}.audience: must be the absolute http(s) URL of this MCP resource (e.g. "https://mcp.example.com/mcp"), got "${auth.audience}"`,
+    );
+  }
   const algorithms =
     auth.algorithms.length > 0 ? auth.algorithms : (preset.algorithms ?? ASYMMETRIC_ALGORITHMS);
   const bad = algorithms.filter((a) => a === "none" || SYMMETRIC.test(a));
@@ -85,4 +91,13 @@ export function authSettings(auth: Auth, where = "auth"): AuthSettings {
     ...(clientId ? { clientId } : {}),
     ...(clientSecret ? { clientSecret } : {}),
   };
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === "https:" || url.protocol === "http:";
+  } catch {
+    return false;
+  }
 }

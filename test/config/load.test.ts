@@ -114,6 +114,12 @@ const ok = `{ name: a, target: "http://x:1" }`;
 describe("parseConfig errors", () => {
   it.each([
     [
+      "an audience that is not a URL",
+      "auth.audience",
+      `auth: { issuer: "https://idp.example", audience: "api://gateway" }\nbackends: [${ok}]`,
+      /absolute http\(s\) URL of this MCP resource/,
+    ],
+    [
       "a sub-second reload_interval",
       "reload_interval",
       `reload_interval: 0.5s\nbackends: [${ok}]`,
@@ -378,37 +384,37 @@ describe("parseConfig auth", () => {
     [
       "a symmetric algorithm",
       "auth.algorithms",
-      `auth: { ${issuer}, audience: a, algorithms: [HS256] }\n${backends}`,
+      `auth: { ${issuer}, audience: "https://mcp.example/mcp", algorithms: [HS256] }\n${backends}`,
       /^HS256 cannot verify/,
     ],
     [
       "the none algorithm",
       "auth.algorithms",
-      `auth: { ${issuer}, audience: a, algorithms: [none] }\n${backends}`,
+      `auth: { ${issuer}, audience: "https://mcp.example/mcp", algorithms: [none] }\n${backends}`,
       /^none cannot verify/,
     ],
     [
       "an unknown preset",
       "auth.preset",
-      `auth: { ${issuer}, audience: a, preset: nope }\n${backends}`,
+      `auth: { ${issuer}, audience: "https://mcp.example/mcp", preset: nope }\n${backends}`,
       /^unknown preset "nope" \(keycloak, okta/,
     ],
     [
       "introspection without client credentials",
       "auth.introspection",
-      `auth: { ${issuer}, audience: a, introspection: {} }\n${backends}`,
+      `auth: { ${issuer}, audience: "https://mcp.example/mcp", introspection: {} }\n${backends}`,
       /^client_id and client_secret are required$/,
     ],
     [
       "token exchange without client credentials",
       "auth",
-      `auth: { ${issuer}, audience: a }\nbackends: [{ name: a, target: "http://x:1", identity: { mode: exchange, exchangeAudience: b } }]`,
+      `auth: { ${issuer}, audience: "https://mcp.example/mcp" }\nbackends: [{ name: a, target: "http://x:1", identity: { mode: exchange, exchangeAudience: b } }]`,
       /^client_id and client_secret are required for token exchange \(backends\[0\]\)$/,
     ],
     [
       "token exchange without an audience",
       "backends[0].identity.exchange_audience",
-      `auth: { ${issuer}, audience: a }\nbackends: [{ name: a, target: "http://x:1", identity: { mode: exchange } }]`,
+      `auth: { ${issuer}, audience: "https://mcp.example/mcp" }\nbackends: [{ name: a, target: "http://x:1", identity: { mode: exchange } }]`,
       /^required for mode exchange$/,
     ],
     [
