@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { createGateway } from "../gateway.js";
 import { createLogger } from "../observe/index.js";
 import { defaultHome } from "../proxy/oauth/store.js";
-import { isAddressInUse, PortInUseError } from "./ports.js";
+import { isAddressInUse, portInUse } from "./ports.js";
 import { type DemoPart, type DemoSettings, gatewayConfig, LOOPBACK, mcpUrl } from "./settings.js";
 
 /**
@@ -45,20 +45,31 @@ const STOP_TIMEOUT_MS = 5_000;
  */
 export async function runPart(part: DemoPart, settings: DemoSettings): Promise<number> {
   const supervised = typeof process.send === "function";
-  const tell = (message: PartMessage) => process.send?.(message);
+  // Sending or disconnecting on a channel already closed (the supervisor died) would throw.
+  const tell = (message: PartMessage) => {
+    if (process.connected) process.send?.(message);
+  };
+  const letGo = () => {
+    if (process.connected) process.disconnect();
+  };
+  if (supervised) {
+    // Our logs go to pipes the supervisor reads; once it is gone, writing them fails (EPIPE).
+    // Stopping cleanly (PGlite closing its folder) matters more than those lines.
+    for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+  }
   const stop = stopRequested();
   let started: Started;
   try {
     started = await start(part, settings);
   } catch (err) {
     const failure = isAddressInUse(err)
-      ? new PortInUseError(part, hostOf(part, settings), portOf(part, settings))
+      ? portInUse(part, hostOf(part, settings), portOf(part, settings))
       : err;
     const message = failure instanceof Error ? failure.message : String(failure);
     if (supervised) tell({ kind: "failed", message });
     else process.stderr.write(`mcpengine demo: ${message}\n`);
     stop.dispose();
-    process.disconnect?.();
+    letGo();
     return 1;
   }
   if (started.line) process.stderr.write(`${started.line}\n`);
@@ -73,7 +84,7 @@ export async function runPart(part: DemoPart, settings: DemoSettings): Promise<n
   clearTimeout(late);
   stop.dispose();
   // The channel keeps the event loop alive: let go of it so the process can end.
-  process.disconnect?.();
+  letGo();
   return 0;
 }
 

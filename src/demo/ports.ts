@@ -1,23 +1,35 @@
 import { type AddressInfo, createServer } from "node:net";
 import { type DemoPart, PART_NAME, PORT_FLAG } from "./settings.js";
 
-/**
- * A port the demo cannot listen on because something else does. Its message
- * names the port, whose it was to be, and the option that moves it.
- */
-export class PortInUseError extends Error {
-  override readonly name = "PortInUseError";
-  readonly code = "port_in_use";
+/** Why the demo could not have its ports: stable codes to switch on. */
+export type DemoErrorCode = "port_in_use" | "port_clash";
+
+/** A port problem, with a message that names the port and the option that moves it. */
+export class DemoError extends Error {
+  override readonly name = "DemoError";
   constructor(
-    readonly part: DemoPart,
-    readonly host: string,
-    readonly port: number,
+    readonly code: DemoErrorCode,
+    message: string,
   ) {
-    super(
-      `port ${port} on ${host} (${PART_NAME[part]}) is already in use; ` +
-        `stop what listens there or pick another port with ${PORT_FLAG[part]} <port> (0 picks a free one)`,
-    );
+    super(message);
   }
+}
+
+/** `port` on `host`, meant for `part`, is taken by something else. */
+export function portInUse(part: DemoPart, host: string, port: number): DemoError {
+  return new DemoError(
+    "port_in_use",
+    `port ${port} on ${host} (${PART_NAME[part]}) is already in use; ` +
+      `stop what listens there or pick another port with ${PORT_FLAG[part]} <port> (0 picks a free one)`,
+  );
+}
+
+/** Two parts were given the same port. */
+export function portClash(a: DemoPart, b: DemoPart, port: number): DemoError {
+  return new DemoError(
+    "port_clash",
+    `${PORT_FLAG[a]} and ${PORT_FLAG[b]} are both ${port}; give each part its own port`,
+  );
 }
 
 /** Whether `err` is Node's (or grpc-js's wrapped) "address already in use". */
@@ -28,7 +40,7 @@ export function isAddressInUse(err: unknown): boolean {
 
 /**
  * Binds `host:port` for a moment: resolves with the port bound (the one the
- * system chose when `port` is 0), or rejects with {@link PortInUseError}.
+ * system chose when `port` is 0), or rejects with a {@link DemoError} `port_in_use`.
  * Checking before starting anything turns a taken port into one clear message
  * instead of a failed child process; a port taken in the instant between the
  * check and the child's own bind is still reported by the child.
@@ -36,7 +48,7 @@ export function isAddressInUse(err: unknown): boolean {
 export function probePort(part: DemoPart, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once("error", (err) => reject(isAddressInUse(err) ? new PortInUseError(part, host, port) : err));
+    server.once("error", (err) => reject(isAddressInUse(err) ? portInUse(part, host, port) : err));
     server.listen({ port, host, exclusive: true }, () => {
       const bound = (server.address() as AddressInfo).port;
       server.close(() => resolve(bound));

@@ -2,16 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { banner } from "./banner.js";
 import { isPartMessage } from "./parts.js";
-import { PortInUseError, probePort } from "./ports.js";
-import {
-  type DemoPart,
-  type DemoSettings,
-  issuerUrl,
-  LOOPBACK,
-  mcpUrl,
-  PART_NAME,
-  PORT_FLAG,
-} from "./settings.js";
+import { DemoError, portClash, probePort } from "./ports.js";
+import { type DemoPart, type DemoSettings, issuerUrl, LOOPBACK, mcpUrl, PART_NAME } from "./settings.js";
 
 /** Options of {@link superviseDemo}. */
 export interface SupervisorOptions {
@@ -41,7 +33,7 @@ export async function superviseDemo(settings: DemoSettings, options: SupervisorO
   try {
     s = await checkPorts(settings);
   } catch (err) {
-    if (!(err instanceof PortInUseError) && !(err instanceof PortClashError)) throw err;
+    if (!(err instanceof DemoError)) throw err;
     fail(err.message);
     return 1;
   }
@@ -255,9 +247,6 @@ function stopSignal(parts: () => readonly Part[]) {
   };
 }
 
-/** Two parts given the same port. */
-class PortClashError extends Error {}
-
 /**
  * Checks that every fixed port is free (one clear message naming the port and
  * its option when one is not), and picks the gateway's port when it is 0: the
@@ -273,9 +262,7 @@ async function checkPorts(s: DemoSettings): Promise<DemoSettings> {
   for (const [i, [part, port]] of given.entries()) {
     const other = given.slice(i + 1).find(([, p]) => p === port);
     if (other) {
-      throw new PortClashError(
-        `${PORT_FLAG[part]} and ${PORT_FLAG[other[0]]} are both ${port}; give each part its own port`,
-      );
+      throw portClash(part, other[0], port);
     }
   }
   const port = await probePort("gateway", s.host, s.port);
