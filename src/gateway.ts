@@ -148,24 +148,27 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         onProviderFailure: (stage, cause) => observe.providerFailure(stage, cause),
       })
     : undefined;
+  // The shared state (this process's memory, or Redis for replicas) is this gateway's to open and
+  // close; a given state belongs to its maker. Sessions and tasks both live in it.
+  const state: SharedState =
+    options.state ??
+    (await createSharedState({
+      ...(config.store.kind === "redis"
+        ? { redis: { url: config.store.url }, keyPrefix: config.store.keyPrefix }
+        : {}),
+      bounds: eventLogBounds({ ...DEFAULT_SESSION_LIMITS, ...config.sessions }),
+      idleTimeoutMs: config.sessions.idleTimeoutMs,
+    }));
+  const ownState = options.state ? undefined : state;
   const mcp = createMcpServer({
     info: { name: config.serverName, version: VERSION },
     ...current(),
     enforceScopes: auth !== undefined,
     backendHeaders: createBackendCredentials(config, fetch, (name) => backendSet.settings(name)),
     ...(config.stateKey ? { stateKey: config.stateKey } : {}),
+    // MCP tasks (extension io.modelcontextprotocol/tasks): any replica sharing the store answers for them.
+    tasks: { store: state.tasks, bus: state.bus, ...config.tasks },
   });
-  // A Redis store is this gateway's to open and close; a given state belongs to its maker.
-  const ownState =
-    !options.state && config.store.kind === "redis"
-      ? await createSharedState({
-          redis: { url: config.store.url },
-          keyPrefix: config.store.keyPrefix,
-          bounds: eventLogBounds({ ...DEFAULT_SESSION_LIMITS, ...config.sessions }),
-          idleTimeoutMs: config.sessions.idleTimeoutMs,
-        })
-      : undefined;
-  const state = options.state ?? ownState;
   const http = createMcpHttp({
     server: mcp,
     maxBodyBytes: config.maxBodyBytes,
@@ -180,7 +183,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     intercept: (transport) =>
       observe.interceptors(transport, mcp.knows, (name) => toolNames(current().tools).has(name)),
     ...(auth ? { auth } : {}),
-    ...(state ? { state } : {}),
+    state,
   });
   wired = true;
   // A backend may have come up while the store connected.
@@ -258,7 +261,8 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         readiness: createGatewayReadiness({
           backends: () => backendSet.statuses(),
           ...(auth ? { auth } : {}),
-          ...(state ? { store: state } : {}),
+          // In memory the store is always there; Redis may not answer.
+          ...(state.kind === "redis" ? { store: state } : {}),
         }),
         onDrain: () => {
           backendSet.stop();

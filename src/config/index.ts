@@ -8,5 +8,6 @@ export {
   parseConfig,
   type RequestLimitSettings,
   type SessionSettings,
+  type TaskSettings,
 } from "./load.js";
 export type { StoreSettings } from "./store.js";

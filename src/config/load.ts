@@ -83,6 +83,16 @@ export interface GatewayConfig {
   readonly adminScope: string;
   /** Request limits per caller and per session (`limits`); absent: none. */
   readonly limits?: LimitSettings;
+  /** MCP tasks (`tasks`): lifetime, polling interval, sync window, calls running at once. */
+  readonly tasks: TaskSettings;
+}
+
+/** `tasks` (extension io.modelcontextprotocol/tasks, docs/tasks.md), milliseconds and a count. */
+export interface TaskSettings {
+  readonly ttlMs: number;
+  readonly pollIntervalMs: number;
+  readonly syncWindowMs: number;
+  readonly maxRunning: number;
 }
 
 /** A listen address. */
@@ -287,6 +297,20 @@ export function parseConfig(
   if (reloadIntervalMs > 0 && reloadIntervalMs < 1_000) {
     throw invalid("reload_interval", 'must be at least 1s (or "0s" to turn it off)');
   }
+  const t = msg.tasks;
+  const tasks: TaskSettings = {
+    ttlMs: t?.ttl ? durationMs(t.ttl) : 60 * 60_000,
+    pollIntervalMs: t?.pollInterval ? durationMs(t.pollInterval) : 1_000,
+    syncWindowMs: t?.syncWindow ? durationMs(t.syncWindow) : 500,
+    maxRunning: t?.maxRunning || 256,
+  };
+  if (tasks.ttlMs < 1_000) throw invalid("tasks.ttl", "must be at least 1s");
+  if (tasks.pollIntervalMs < 1 || !Number.isInteger(tasks.pollIntervalMs)) {
+    throw invalid("tasks.poll_interval", "must be a positive whole number of milliseconds");
+  }
+  if (tasks.syncWindowMs < 0 || tasks.syncWindowMs >= tasks.ttlMs) {
+    throw invalid("tasks.sync_window", "must be 0s or more, and shorter than tasks.ttl");
+  }
   const limits = msg.limits
     ? {
         ...limitSettings(msg.limits.perCaller, "limits.per_caller", invalid, "perCaller"),
@@ -317,6 +341,7 @@ export function parseConfig(
     ...(adminListen ? { adminListen } : {}),
     adminScope: msg.adminScope || "mcpengine.admin",
     ...(limits && (limits.perCaller || limits.perSession) ? { limits } : {}),
+    tasks,
     backends,
   };
 }

@@ -70,6 +70,19 @@ limits: { per_caller: {} }`).limits,
     ).toBeUndefined();
   });
 
+  it("reads the tasks section, with its defaults", () => {
+    expect(parseConfig(minimal).tasks).toEqual({
+      ttlMs: 3_600_000,
+      pollIntervalMs: 1_000,
+      syncWindowMs: 500,
+      maxRunning: 256,
+    });
+    const c = parseConfig(`${minimal}
+tasks: { ttl: 600s, poll_interval: 2.5s, sync_window: 0s, max_running: 16 }
+`);
+    expect(c.tasks).toEqual({ ttlMs: 600_000, pollIntervalMs: 2_500, syncWindowMs: 0, maxRunning: 16 });
+  });
+
   it("resolves descriptor files against the config's folder and reads protocol and timeout", () => {
     const c = parseConfig(
       `backends: [{ name: a, target: "https://a.internal:443", descriptors: "img/a.binpb", protocol: grpc-web, timeout: "1.5s" }]`,
@@ -126,6 +139,13 @@ describe("parseConfig errors", () => {
       /at least 1s/,
     ],
     ["a bad admin_listen", "admin_listen", `admin_listen: nope\nbackends: [${ok}]`, /host:port/],
+    ["a sub-second task TTL", "tasks.ttl", `tasks: { ttl: 0.5s }\nbackends: [${ok}]`, /at least 1s/],
+    [
+      "a sync window as long as the task TTL",
+      "tasks.sync_window",
+      `tasks: { ttl: 10s, sync_window: 10s }\nbackends: [${ok}]`,
+      /shorter than tasks.ttl/,
+    ],
     [
       "a burst without a rate",
       "limits.per_caller.burst",

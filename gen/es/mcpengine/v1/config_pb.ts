@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcpengine/v1/config.proto.
  */
 export const file_mcpengine_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEitwUKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlEhYKDm1ldHJpY3NfbGlzdGVuGBEgASgJEjAKDWRyYWluX3RpbWVvdXQYEyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDdGxzGBQgASgLMhkubWNwZW5naW5lLnYxLkxpc3RlbmVyVGxzEjIKD3JlbG9hZF9pbnRlcnZhbBgVIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxhZG1pbl9saXN0ZW4YFiABKAkSEwoLYWRtaW5fc2NvcGUYFyABKAkSJAoGbGltaXRzGBggASgLMhQubWNwZW5naW5lLnYxLkxpbWl0cyJpCgZMaW1pdHMSLgoKcGVyX2NhbGxlchgBIAEoCzIaLm1jcGVuZ2luZS52MS5SZXF1ZXN0TGltaXQSLwoLcGVyX3Nlc3Npb24YAiABKAsyGi5tY3BlbmdpbmUudjEuUmVxdWVzdExpbWl0IlIKDFJlcXVlc3RMaW1pdBIWCg5tYXhfY29uY3VycmVudBgBIAEoDRIbChNyZXF1ZXN0c19wZXJfc2Vjb25kGAIgASgBEg0KBWJ1cnN0GAMgASgNIigKC0xpc3RlbmVyVGxzEgwKBGNlcnQYASABKAkSCwoDa2V5GAIgASgJIioKBVN0b3JlEg0KBXJlZGlzGAEgASgJEhIKCmtleV9wcmVmaXgYAiABKAkijAIKCFNlc3Npb25zEi8KDGlkbGVfdGltZW91dBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxtYXhfc2Vzc2lvbnMYAiABKA0SGwoTbWF4X2J1ZmZlcmVkX2V2ZW50cxgDIAEoDRItCgprZWVwX2FsaXZlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhoKEm1heF9idWZmZXJlZF9ieXRlcxgFIAEoBBIfChdtYXhfc2Vzc2lvbnNfcGVyX2NsaWVudBgGIAEoDRIwCg1yZXBsaWNhX2xlYXNlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIo0DCgRBdXRoEg4KBmlzc3VlchgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCRIQCghqd2tzX3VyaRgDIAEoCRISCgphbGdvcml0aG1zGAQgAygJEi0KCmNsb2NrX3NrZXcYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLcmVxdWlyZV90eXAYBiABKAgSFAoMc2NvcGVfY2xhaW1zGAcgAygJEjIKDWludHJvc3BlY3Rpb24YCCABKAsyGy5tY3BlbmdpbmUudjEuSW50cm9zcGVjdGlvbhIYChBzY29wZXNfc3VwcG9ydGVkGAkgAygJEhUKDXJlc291cmNlX25hbWUYCiABKAkSDgoGcHJlc2V0GAsgASgJEhIKCmNhY2hlX3NpemUYDCABKA0SMAoNandrc19jb29sZG93bhgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgljbGllbnRfaWQYDiABKAkSFQoNY2xpZW50X3NlY3JldBgPIAEoCSJLCg1JbnRyb3NwZWN0aW9uEhAKCGVuZHBvaW50GAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJIlwKCElkZW50aXR5EgwKBG1vZGUYASABKAkSGQoRZXhjaGFuZ2VfYXVkaWVuY2UYAiABKAkSFwoPZXhjaGFuZ2Vfc2NvcGVzGAMgAygJEg4KBmNsYWltcxgEIAMoCSK7AwoHQmFja2VuZBIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCRITCgtkZXNjcmlwdG9ycxgDIAEoCRIvCghwcm90b2NvbBgEIAEoDjIdLm1jcGVuZ2luZS52MS5CYWNrZW5kUHJvdG9jb2wSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIQCghzZXJ2aWNlcxgGIAMoCRIoCghpZGVudGl0eRgHIAEoCzIWLm1jcGVuZ2luZS52MS5JZGVudGl0eRIUCgxtYXhfaW5mbGlnaHQYCCABKA0SJQoDdGxzGAkgASgLMhgubWNwZW5naW5lLnYxLkJhY2tlbmRUbHMSMwoHaGVhZGVycxgKIAMoCzIiLm1jcGVuZ2luZS52MS5CYWNrZW5kLkhlYWRlcnNFbnRyeRIsCglrZWVwYWxpdmUYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2F0dGVtcHRzGAwgASgNGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImYKCkJhY2tlbmRUbHMSCgoCY2EYASABKAkSDAoEY2VydBgCIAEoCRILCgNrZXkYAyABKAkSEwoLc2VydmVyX25hbWUYBCABKAkSHAoUaW5zZWN1cmVfc2tpcF92ZXJpZnkYBSABKAgqiwEKD0JhY2tlbmRQcm90b2NvbBIgChxCQUNLRU5EX1BST1RPQ09MX1VOU1BFQ0lGSUVEEAASGQoVQkFDS0VORF9QUk9UT0NPTF9HUlBDEAESHAoYQkFDS0VORF9QUk9UT0NPTF9DT05ORUNUEAISHQoZQkFDS0VORF9QUk9UT0NPTF9HUlBDX1dFQhADYgZwcm90bzM", [file_google_protobuf_duration]);
+  fileDesc("ChltY3BlbmdpbmUvdjEvY29uZmlnLnByb3RvEgxtY3BlbmdpbmUudjEi2wUKBkNvbmZpZxIOCgZsaXN0ZW4YASABKAkSDAoEcGF0aBgCIAEoCRInCghiYWNrZW5kcxgDIAMoCzIVLm1jcGVuZ2luZS52MS5CYWNrZW5kEhMKC3NlcnZlcl9uYW1lGAQgASgJEhYKDm1heF9ib2R5X2J5dGVzGAUgASgNEiAKBGF1dGgYBiABKAsyEi5tY3BlbmdpbmUudjEuQXV0aBISCgpwdWJsaWNfdXJsGAcgASgJEigKCHNlc3Npb25zGAggASgLMhYubWNwZW5naW5lLnYxLlNlc3Npb25zEhUKDWFsbG93ZWRfaG9zdHMYCSADKAkSFwoPYWxsb3dlZF9vcmlnaW5zGAogAygJEhEKCXN0YXRlX2tleRgLIAEoCRIYChBtYXhfcmVzdWx0X2J5dGVzGAwgASgEEhcKD21heF9jb25uZWN0aW9ucxgNIAEoDRIyCg9yZXF1ZXN0X3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X2luZmxpZ2h0GA8gASgNEiIKBXN0b3JlGBAgASgLMhMubWNwZW5naW5lLnYxLlN0b3JlEhYKDm1ldHJpY3NfbGlzdGVuGBEgASgJEjAKDWRyYWluX3RpbWVvdXQYEyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDdGxzGBQgASgLMhkubWNwZW5naW5lLnYxLkxpc3RlbmVyVGxzEjIKD3JlbG9hZF9pbnRlcnZhbBgVIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxhZG1pbl9saXN0ZW4YFiABKAkSEwoLYWRtaW5fc2NvcGUYFyABKAkSJAoGbGltaXRzGBggASgLMhQubWNwZW5naW5lLnYxLkxpbWl0cxIiCgV0YXNrcxgZIAEoCzITLm1jcGVuZ2luZS52MS5UYXNrcyKmAQoFVGFza3MSJgoDdHRsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDXBvbGxfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoLc3luY193aW5kb3cYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLbWF4X3J1bm5pbmcYBCABKA0iaQoGTGltaXRzEi4KCnBlcl9jYWxsZXIYASABKAsyGi5tY3BlbmdpbmUudjEuUmVxdWVzdExpbWl0Ei8KC3Blcl9zZXNzaW9uGAIgASgLMhoubWNwZW5naW5lLnYxLlJlcXVlc3RMaW1pdCJSCgxSZXF1ZXN0TGltaXQSFgoObWF4X2NvbmN1cnJlbnQYASABKA0SGwoTcmVxdWVzdHNfcGVyX3NlY29uZBgCIAEoARINCgVidXJzdBgDIAEoDSIoCgtMaXN0ZW5lclRscxIMCgRjZXJ0GAEgASgJEgsKA2tleRgCIAEoCSIqCgVTdG9yZRINCgVyZWRpcxgBIAEoCRISCgprZXlfcHJlZml4GAIgASgJIowCCghTZXNzaW9ucxIvCgxpZGxlX3RpbWVvdXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMbWF4X3Nlc3Npb25zGAIgASgNEhsKE21heF9idWZmZXJlZF9ldmVudHMYAyABKA0SLQoKa2VlcF9hbGl2ZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIaChJtYXhfYnVmZmVyZWRfYnl0ZXMYBSABKAQSHwoXbWF4X3Nlc3Npb25zX3Blcl9jbGllbnQYBiABKA0SMAoNcmVwbGljYV9sZWFzZRgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKNAwoEQXV0aBIOCgZpc3N1ZXIYASABKAkSEAoIYXVkaWVuY2UYAiABKAkSEAoIandrc191cmkYAyABKAkSEgoKYWxnb3JpdGhtcxgEIAMoCRItCgpjbG9ja19za2V3GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC3JlcXVpcmVfdHlwGAYgASgIEhQKDHNjb3BlX2NsYWltcxgHIAMoCRIyCg1pbnRyb3NwZWN0aW9uGAggASgLMhsubWNwZW5naW5lLnYxLkludHJvc3BlY3Rpb24SGAoQc2NvcGVzX3N1cHBvcnRlZBgJIAMoCRIVCg1yZXNvdXJjZV9uYW1lGAogASgJEg4KBnByZXNldBgLIAEoCRISCgpjYWNoZV9zaXplGAwgASgNEjAKDWp3a3NfY29vbGRvd24YDSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJY2xpZW50X2lkGA4gASgJEhUKDWNsaWVudF9zZWNyZXQYDyABKAkiSwoNSW50cm9zcGVjdGlvbhIQCghlbmRwb2ludBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSFQoNY2xpZW50X3NlY3JldBgDIAEoCSJcCghJZGVudGl0eRIMCgRtb2RlGAEgASgJEhkKEWV4Y2hhbmdlX2F1ZGllbmNlGAIgASgJEhcKD2V4Y2hhbmdlX3Njb3BlcxgDIAMoCRIOCgZjbGFpbXMYBCADKAkiuwMKB0JhY2tlbmQSDAoEbmFtZRgBIAEoCRIOCgZ0YXJnZXQYAiABKAkSEwoLZGVzY3JpcHRvcnMYAyABKAkSLwoIcHJvdG9jb2wYBCABKA4yHS5tY3BlbmdpbmUudjEuQmFja2VuZFByb3RvY29sEioKB3RpbWVvdXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEAoIc2VydmljZXMYBiADKAkSKAoIaWRlbnRpdHkYByABKAsyFi5tY3BlbmdpbmUudjEuSWRlbnRpdHkSFAoMbWF4X2luZmxpZ2h0GAggASgNEiUKA3RscxgJIAEoCzIYLm1jcGVuZ2luZS52MS5CYWNrZW5kVGxzEjMKB2hlYWRlcnMYCiADKAsyIi5tY3BlbmdpbmUudjEuQmFja2VuZC5IZWFkZXJzRW50cnkSLAoJa2VlcGFsaXZlGAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDG1heF9hdHRlbXB0cxgMIAEoDRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJmCgpCYWNrZW5kVGxzEgoKAmNhGAEgASgJEgwKBGNlcnQYAiABKAkSCwoDa2V5GAMgASgJEhMKC3NlcnZlcl9uYW1lGAQgASgJEhwKFGluc2VjdXJlX3NraXBfdmVyaWZ5GAUgASgIKosBCg9CYWNrZW5kUHJvdG9jb2wSIAocQkFDS0VORF9QUk9UT0NPTF9VTlNQRUNJRklFRBAAEhkKFUJBQ0tFTkRfUFJPVE9DT0xfR1JQQxABEhwKGEJBQ0tFTkRfUFJPVE9DT0xfQ09OTkVDVBACEh0KGUJBQ0tFTkRfUFJPVE9DT0xfR1JQQ19XRUIQA2IGcHJvdG8z", [file_google_protobuf_duration]);
 
 /**
  * Config is the gateway configuration (mcpengine.yaml), read as ProtoJSON.
@@ -206,6 +206,14 @@ export type Config = Message<"mcpengine.v1.Config"> & {
    * @generated from field: mcpengine.v1.Limits limits = 24;
    */
   limits?: Limits | undefined;
+
+  /**
+   * MCP tasks (extension io.modelcontextprotocol/tasks, docs/tasks.md): tool
+   * calls run in the background. Absent: the defaults below.
+   *
+   * @generated from field: mcpengine.v1.Tasks tasks = 25;
+   */
+  tasks?: Tasks | undefined;
 };
 
 /**
@@ -214,6 +222,53 @@ export type Config = Message<"mcpengine.v1.Config"> & {
  */
 export const ConfigSchema: GenMessage<Config> = /*@__PURE__*/
   messageDesc(file_mcpengine_v1_config, 0);
+
+/**
+ * Tasks bounds MCP tasks: tool calls the gateway runs in the background for
+ * 2026-07-28 clients that declare the tasks extension.
+ *
+ * @generated from message mcpengine.v1.Tasks
+ */
+export type Tasks = Message<"mcpengine.v1.Tasks"> & {
+  /**
+   * How long a task lives from its creation (its ttlMs); the task's RPC gets
+   * this as its deadline. Default 1h.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 1;
+   */
+  ttl?: Duration | undefined;
+
+  /**
+   * The polling interval suggested to clients (pollIntervalMs). Default 1s.
+   *
+   * @generated from field: google.protobuf.Duration poll_interval = 2;
+   */
+  pollInterval?: Duration | undefined;
+
+  /**
+   * How long a call that may become a task runs first: a call that ends (or
+   * asks for input) sooner is answered directly. "0s": every such call is a
+   * task at once. Default 500ms.
+   *
+   * @generated from field: google.protobuf.Duration sync_window = 3;
+   */
+  syncWindow?: Duration | undefined;
+
+  /**
+   * Most calls one replica runs as tasks at once; past it a call is refused
+   * with a tool error. Default 256.
+   *
+   * @generated from field: uint32 max_running = 4;
+   */
+  maxRunning: number;
+};
+
+/**
+ * Describes the message mcpengine.v1.Tasks.
+ * Use `create(TasksSchema)` to create a new message.
+ */
+export const TasksSchema: GenMessage<Tasks> = /*@__PURE__*/
+  messageDesc(file_mcpengine_v1_config, 1);
 
 /**
  * Limits bound how much one caller (the token's subject with auth, else the
@@ -244,7 +299,7 @@ export type Limits = Message<"mcpengine.v1.Limits"> & {
  * Use `create(LimitsSchema)` to create a new message.
  */
 export const LimitsSchema: GenMessage<Limits> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 1);
+  messageDesc(file_mcpengine_v1_config, 2);
 
 /**
  * RequestLimit is a bound on concurrent requests and a request rate. Zero
@@ -281,7 +336,7 @@ export type RequestLimit = Message<"mcpengine.v1.RequestLimit"> & {
  * Use `create(RequestLimitSchema)` to create a new message.
  */
 export const RequestLimitSchema: GenMessage<RequestLimit> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 2);
+  messageDesc(file_mcpengine_v1_config, 3);
 
 /**
  * ListenerTls is the listener's certificate and private key, as paths to PEM
@@ -310,7 +365,7 @@ export type ListenerTls = Message<"mcpengine.v1.ListenerTls"> & {
  * Use `create(ListenerTlsSchema)` to create a new message.
  */
 export const ListenerTlsSchema: GenMessage<ListenerTls> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 3);
+  messageDesc(file_mcpengine_v1_config, 4);
 
 /**
  * Store puts the shared state of sessions in Redis, so several gateway
@@ -342,7 +397,7 @@ export type Store = Message<"mcpengine.v1.Store"> & {
  * Use `create(StoreSchema)` to create a new message.
  */
 export const StoreSchema: GenMessage<Store> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 4);
+  messageDesc(file_mcpengine_v1_config, 5);
 
 /**
  * Sessions bounds session state.
@@ -414,7 +469,7 @@ export type Sessions = Message<"mcpengine.v1.Sessions"> & {
  * Use `create(SessionsSchema)` to create a new message.
  */
 export const SessionsSchema: GenMessage<Sessions> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 5);
+  messageDesc(file_mcpengine_v1_config, 6);
 
 /**
  * Auth configures the gateway as an OAuth 2.1 resource server.
@@ -531,7 +586,7 @@ export type Auth = Message<"mcpengine.v1.Auth"> & {
  * Use `create(AuthSchema)` to create a new message.
  */
 export const AuthSchema: GenMessage<Auth> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 6);
+  messageDesc(file_mcpengine_v1_config, 7);
 
 /**
  * Introspection configures RFC 7662 token introspection.
@@ -564,7 +619,7 @@ export type Introspection = Message<"mcpengine.v1.Introspection"> & {
  * Use `create(IntrospectionSchema)` to create a new message.
  */
 export const IntrospectionSchema: GenMessage<Introspection> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 7);
+  messageDesc(file_mcpengine_v1_config, 8);
 
 /**
  * Identity says how the caller's identity reaches a backend.
@@ -608,7 +663,7 @@ export type Identity = Message<"mcpengine.v1.Identity"> & {
  * Use `create(IdentitySchema)` to create a new message.
  */
 export const IdentitySchema: GenMessage<Identity> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 8);
+  messageDesc(file_mcpengine_v1_config, 9);
 
 /**
  * Backend is one gRPC (or Connect / gRPC-Web) service endpoint.
@@ -721,7 +776,7 @@ export type Backend = Message<"mcpengine.v1.Backend"> & {
  * Use `create(BackendSchema)` to create a new message.
  */
 export const BackendSchema: GenMessage<Backend> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 9);
+  messageDesc(file_mcpengine_v1_config, 10);
 
 /**
  * BackendTls holds file paths (PEM), read when the backend's transport is
@@ -774,7 +829,7 @@ export type BackendTls = Message<"mcpengine.v1.BackendTls"> & {
  * Use `create(BackendTlsSchema)` to create a new message.
  */
 export const BackendTlsSchema: GenMessage<BackendTls> = /*@__PURE__*/
-  messageDesc(file_mcpengine_v1_config, 10);
+  messageDesc(file_mcpengine_v1_config, 11);
 
 /**
  * BackendProtocol selects the RPC protocol used towards a backend.

@@ -173,7 +173,45 @@ export interface Config {
    */
   adminScope: string;
   /** Limits per caller and per session. Absent: no limits. */
-  limits: Limits | undefined;
+  limits:
+    | Limits
+    | undefined;
+  /**
+   * MCP tasks (extension io.modelcontextprotocol/tasks, docs/tasks.md): tool
+   * calls run in the background. Absent: the defaults below.
+   */
+  tasks: Tasks | undefined;
+}
+
+/**
+ * Tasks bounds MCP tasks: tool calls the gateway runs in the background for
+ * 2026-07-28 clients that declare the tasks extension.
+ */
+export interface Tasks {
+  /**
+   * How long a task lives from its creation (its ttlMs); the task's RPC gets
+   * this as its deadline. Default 1h.
+   */
+  ttl:
+    | Duration
+    | undefined;
+  /** The polling interval suggested to clients (pollIntervalMs). Default 1s. */
+  pollInterval:
+    | Duration
+    | undefined;
+  /**
+   * How long a call that may become a task runs first: a call that ends (or
+   * asks for input) sooner is answered directly. "0s": every such call is a
+   * task at once. Default 500ms.
+   */
+  syncWindow:
+    | Duration
+    | undefined;
+  /**
+   * Most calls one replica runs as tasks at once; past it a call is refused
+   * with a tool error. Default 256.
+   */
+  maxRunning: number;
 }
 
 /**
@@ -456,6 +494,7 @@ function createBaseConfig(): Config {
     adminListen: "",
     adminScope: "",
     limits: undefined,
+    tasks: undefined,
   };
 }
 
@@ -529,6 +568,9 @@ export const Config: MessageFns<Config> = {
     }
     if (message.limits !== undefined) {
       Limits.encode(message.limits, writer.uint32(194).fork()).join();
+    }
+    if (message.tasks !== undefined) {
+      Tasks.encode(message.tasks, writer.uint32(202).fork()).join();
     }
     return writer;
   },
@@ -730,6 +772,14 @@ export const Config: MessageFns<Config> = {
             message.limits = Limits.decode(reader, reader.uint32());
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.tasks = Tasks.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -827,6 +877,7 @@ export const Config: MessageFns<Config> = {
         ? globalThis.String(object.admin_scope)
         : "",
       limits: isSet(object.limits) ? Limits.fromJSON(object.limits) : undefined,
+      tasks: isSet(object.tasks) ? Tasks.fromJSON(object.tasks) : undefined,
     };
   },
 
@@ -901,6 +952,9 @@ export const Config: MessageFns<Config> = {
     if (message.limits !== undefined) {
       obj.limits = Limits.toJSON(message.limits);
     }
+    if (message.tasks !== undefined) {
+      obj.tasks = Tasks.toJSON(message.tasks);
+    }
     return obj;
   },
 
@@ -942,6 +996,140 @@ export const Config: MessageFns<Config> = {
     message.limits = (object.limits !== undefined && object.limits !== null)
       ? Limits.fromPartial(object.limits)
       : undefined;
+    message.tasks = (object.tasks !== undefined && object.tasks !== null) ? Tasks.fromPartial(object.tasks) : undefined;
+    return message;
+  },
+};
+
+function createBaseTasks(): Tasks {
+  return { ttl: undefined, pollInterval: undefined, syncWindow: undefined, maxRunning: 0 };
+}
+
+export const Tasks: MessageFns<Tasks> = {
+  encode(message: Tasks, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ttl !== undefined) {
+      Duration.encode(message.ttl, writer.uint32(10).fork()).join();
+    }
+    if (message.pollInterval !== undefined) {
+      Duration.encode(message.pollInterval, writer.uint32(18).fork()).join();
+    }
+    if (message.syncWindow !== undefined) {
+      Duration.encode(message.syncWindow, writer.uint32(26).fork()).join();
+    }
+    if (message.maxRunning !== 0) {
+      writer.uint32(32).uint32(message.maxRunning);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tasks {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTasks();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ttl = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pollInterval = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.syncWindow = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxRunning = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tasks {
+    return {
+      ttl: isSet(object.ttl) ? Duration.fromJSON(object.ttl) : undefined,
+      pollInterval: isSet(object.pollInterval)
+        ? Duration.fromJSON(object.pollInterval)
+        : isSet(object.poll_interval)
+        ? Duration.fromJSON(object.poll_interval)
+        : undefined,
+      syncWindow: isSet(object.syncWindow)
+        ? Duration.fromJSON(object.syncWindow)
+        : isSet(object.sync_window)
+        ? Duration.fromJSON(object.sync_window)
+        : undefined,
+      maxRunning: isSet(object.maxRunning)
+        ? globalThis.Number(object.maxRunning)
+        : isSet(object.max_running)
+        ? globalThis.Number(object.max_running)
+        : 0,
+    };
+  },
+
+  toJSON(message: Tasks): unknown {
+    const obj: any = {};
+    if (message.ttl !== undefined) {
+      obj.ttl = Duration.toJSON(message.ttl);
+    }
+    if (message.pollInterval !== undefined) {
+      obj.pollInterval = Duration.toJSON(message.pollInterval);
+    }
+    if (message.syncWindow !== undefined) {
+      obj.syncWindow = Duration.toJSON(message.syncWindow);
+    }
+    if (message.maxRunning !== 0) {
+      obj.maxRunning = Math.round(message.maxRunning);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Tasks>, I>>(base?: I): Tasks {
+    return Tasks.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Tasks>, I>>(object: I): Tasks {
+    const message = createBaseTasks();
+    message.ttl = (object.ttl !== undefined && object.ttl !== null) ? Duration.fromPartial(object.ttl) : undefined;
+    message.pollInterval = (object.pollInterval !== undefined && object.pollInterval !== null)
+      ? Duration.fromPartial(object.pollInterval)
+      : undefined;
+    message.syncWindow = (object.syncWindow !== undefined && object.syncWindow !== null)
+      ? Duration.fromPartial(object.syncWindow)
+      : undefined;
+    message.maxRunning = object.maxRunning ?? 0;
     return message;
   },
 };
