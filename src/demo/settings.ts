@@ -3,6 +3,7 @@ import { DEMO_SCOPES } from "./users.js";
 
 /** The processes of the demo, each started as `mcpengine demo --only <part>`. */
 export const DEMO_PARTS = ["smack", "idp", "gateway"] as const;
+/** One of {@link DEMO_PARTS}. */
 export type DemoPart = (typeof DEMO_PARTS)[number];
 
 /** Whether `value` names a part of the demo. */
