@@ -84,6 +84,7 @@ export async function superviseDemo(settings: DemoSettings, options: SupervisorO
     );
   const clean = await stopParts(parts, options.stopTimeoutMs);
   stop.dispose();
+  if (!outcome && clean) process.stderr.write("mcpengine demo: stopped\n");
   return outcome || !clean ? 1 : 0;
 }
 

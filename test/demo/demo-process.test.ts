@@ -249,6 +249,7 @@ describe("mcpengine demo (login on)", () => {
     expect(await demo.exited).toEqual({ code: 0, signal: null });
     await until(() => below.every((p) => !alive(p)), 10_000, "every process of the demo to end");
     expect(demo.err()).toContain("mcpengine demo: SIGINT: stopping every part");
+    expect(demo.err()).toMatch(/mcpengine demo: stopped\n$/);
   });
 });
 
