@@ -66,6 +66,9 @@ export async function runPart(part: DemoPart, settings: DemoSettings): Promise<n
       ? portInUse(part, hostOf(part, settings), portOf(part, settings))
       : err;
     const message = failure instanceof Error ? failure.message : String(failure);
+    // The supervisor prints the message; a failure nobody foresaw also gets its stack in the log.
+    if (supervised && failure === err && err instanceof Error && err.stack)
+      process.stderr.write(`${err.stack}\n`);
     if (supervised) tell({ kind: "failed", message });
     else process.stderr.write(`mcpengine demo: ${message}\n`);
     stop.dispose();
