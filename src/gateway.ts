@@ -167,7 +167,13 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     backendHeaders: createBackendCredentials(config, fetch, (name) => backendSet.settings(name)),
     ...(config.stateKey ? { stateKey: config.stateKey } : {}),
     // MCP tasks (extension io.modelcontextprotocol/tasks): any replica sharing the store answers for them.
-    tasks: { store: state.tasks, bus: state.bus, ...config.tasks },
+    tasks: {
+      store: state.tasks,
+      bus: state.bus,
+      replicas: state.replicas,
+      leaseMs: config.sessions.replicaLeaseMs,
+      ...config.tasks,
+    },
   });
   const http = createMcpHttp({
     server: mcp,

@@ -20,6 +20,8 @@ import { buildSurface, buildTools } from "../../src/catalog/index.js";
 import { type BackendHandle, createArgumentValidator } from "../../src/invoke/index.js";
 import { createMcpServer, type Exchange, type McpServer } from "../../src/mcp/index.js";
 import type { TaskOptions } from "../../src/mcp/tasks/index.js";
+import { MemoryReplicaRegistry, MemorySessionBus } from "../../src/sessions/memory-bus.js";
+import { MemoryTaskStore } from "../../src/sessions/memory-tasks.js";
 import { exchangeOf } from "../support/exchange.js";
 import { imageRegistry, imageService } from "../support/image.js";
 
@@ -556,6 +558,32 @@ describe("a task's lifetime", () => {
       .poll(async () => (await r.call("tasks/get", { taskId })).error?.code, { timeout: 3_000 })
       .toBe(-32602);
     await expect.poll(() => r.seen.cancelled, { timeout: 3_000 }).toBe(1);
+  });
+
+  it("fails a task whose replica died (its lease lapsed) when another replica reads it", async () => {
+    const registry = new MemoryReplicaRegistry();
+    let dead = false;
+    const shared = { store: new MemoryTaskStore(), bus: new MemorySessionBus(), leaseMs: 300 };
+    const a = rig({
+      ...shared,
+      replica: "a",
+      replicas: {
+        renew: (replica, until) => (dead ? undefined : registry.renew(replica, until)),
+        alive: (replica, now) => registry.alive(replica, now),
+        retire: (replica) => registry.retire(replica),
+      },
+    });
+    const b = rig({ ...shared, replica: "b", replicas: registry });
+    const taskId = await createTask(a, "slow_compute", { seconds: 600, label: "orphan" });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Alive while it renews.
+    expect((await b.call("tasks/get", { taskId })).result?.status).toBe("working");
+    dead = true;
+    const failed = await pollUntil(b, taskId, terminal);
+    expect(failed).toMatchObject({
+      status: "failed",
+      error: { code: -32603, message: "The gateway replica running this task stopped before it finished" },
+    });
   });
 
   it("fails the tasks running here when the server closes", async () => {

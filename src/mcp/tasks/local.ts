@@ -1,4 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
+import { ErrorCode } from "../jsonrpc.js";
 import type { TaskKind } from "./kinds.js";
 import { changed, isTerminal } from "./wire.js";
 
@@ -7,13 +8,33 @@ import { changed, isTerminal } from "./wire.js";
  * shared store is their whole state, written by the run as it goes. An update
  * or a cancellation is written into the record from whichever replica takes
  * the request; the run hears of it on the task's bus channel (and reads the
- * record again every poll interval, should a bus message be lost).
+ * record again every poll interval, should a bus message be lost). The
+ * running replica keeps a lease (ReplicaRegistry) while it runs tasks.
  */
 export const localTasks: TaskKind = {
   name: "local",
 
-  observe(record) {
-    return Promise.resolve(record);
+  /**
+   * The record as stored, unless the replica running it died (its lease
+   * lapsed): nothing will finish it then, so it fails now, for every replica.
+   */
+  async observe(record, { ctx }) {
+    if (isTerminal(record.status) || record.replica === undefined) return record;
+    if (await ctx.tasks.alive(record.replica)) return record;
+    const error = {
+      code: ErrorCode.InternalError,
+      message: "The gateway replica running this task stopped before it finished",
+    };
+    const failed = await ctx.tasks.write(record.id, (current) =>
+      isTerminal(current.status) || current.replica !== record.replica
+        ? undefined
+        : changed(current, { status: "failed", error, statusMessage: error.message }, [
+            "inputRequests",
+            "inputResponses",
+            "result",
+          ]),
+    );
+    return failed ?? (await ctx.tasks.get(record.id)) ?? record;
   },
 
   /**

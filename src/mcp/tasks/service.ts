@@ -1,7 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { MemorySessionBus } from "../../sessions/memory-bus.js";
 import { MemoryTaskStore } from "../../sessions/memory-tasks.js";
-import { type SessionBus, type TaskRecord, type TaskStore, taskChannel } from "../../sessions/types.js";
+import {
+  type ReplicaRegistry,
+  type SessionBus,
+  type TaskRecord,
+  type TaskStore,
+  taskChannel,
+} from "../../sessions/types.js";
 import { ErrorCode, JsonRpcError } from "../jsonrpc.js";
 import type { TaskKind } from "./kinds.js";
 
@@ -13,6 +19,14 @@ export interface TaskOptions {
   readonly bus?: SessionBus;
   /** This replica's name, stored on the tasks it runs. Default: a random one. */
   readonly replica?: string;
+  /**
+   * Replica leases: while tasks run here this replica renews its lease, and a
+   * task whose replica's lease lapsed (it died) is failed when next read.
+   * Default: none (a task of a replica that died stays working until its TTL).
+   */
+  readonly replicas?: ReplicaRegistry;
+  /** How long a lease lasts without renewal, ms (the sessions' `replica_lease`). Default 15 s. */
+  readonly leaseMs?: number;
   /** How long a task lives from its creation, ms (SEP-2663 `ttlMs`). Default 1 hour. */
   readonly ttlMs?: number;
   /** The polling interval suggested to clients, ms (SEP-2663 `pollIntervalMs`). Default 1 s. */
@@ -74,8 +88,10 @@ export interface TaskService {
   watch(id: string, onChange: () => void): Promise<() => void>;
   /** The kind named on a record. */
   kind(name: string): TaskKind;
-  /** Keeps a run until it ends, so that {@link close} can stop it. */
+  /** Keeps a run until it ends, so that {@link close} can stop it; this replica's lease is renewed meanwhile. */
   track(run: RunningTask): () => void;
+  /** Whether the replica running a task is alive (its lease holds); always, without a registry. */
+  alive(replica: string): Promise<boolean>;
   /** Stops the runs of this replica (the server is closing). */
   close(): void;
 }
@@ -97,7 +113,21 @@ export function createTaskService(options: TaskOptions, kinds: readonly TaskKind
   };
   const byName = new Map([...kinds, ...(options.kinds ?? [])].map((k) => [k.name, k]));
   const runs = new Set<RunningTask>();
+  const replica = options.replica ?? randomUUID();
+  const { replicas } = options;
+  const leaseMs = options.leaseMs ?? 15_000;
   let taken = 0;
+  /** Until when this replica's lease was last renewed to. */
+  let leasedUntil = 0;
+  let renewer: NodeJS.Timeout | undefined;
+
+  /** Renews the lease when a third of it is spent; before a task is stored, it must hold. */
+  async function renewLease(): Promise<void> {
+    if (!replicas || leasedUntil - Date.now() > (leaseMs * 2) / 3) return;
+    const until = Date.now() + leaseMs;
+    await replicas.renew(replica, until);
+    leasedUntil = until;
+  }
 
   /** Store failures (Redis down) as a JSON-RPC error that says so. */
   async function guarded<T>(op: () => T | Promise<T>): Promise<T> {
@@ -111,7 +141,7 @@ export function createTaskService(options: TaskOptions, kinds: readonly TaskKind
 
   const service: TaskService = {
     settings,
-    replica: options.replica ?? randomUUID(),
+    replica,
     newId: () => randomBytes(16).toString("base64url"),
     acquire() {
       if (taken >= settings.maxRunning) return false;
@@ -123,6 +153,8 @@ export function createTaskService(options: TaskOptions, kinds: readonly TaskKind
     },
     running: () => taken,
     async create(record) {
+      // Another replica reading the task must find this one alive.
+      await guarded(renewLease);
       const created = await guarded(() => store.create(record));
       if (!created) throw new JsonRpcError(ErrorCode.InternalError, "Could not create the task");
     },
@@ -169,11 +201,27 @@ export function createTaskService(options: TaskOptions, kinds: readonly TaskKind
     },
     track(run) {
       runs.add(run);
-      return () => runs.delete(run);
+      if (replicas && !renewer) {
+        renewer = setInterval(() => void renewLease().catch(() => undefined), leaseMs / 3);
+        renewer.unref();
+      }
+      return () => {
+        runs.delete(run);
+        if (runs.size === 0 && renewer) {
+          clearInterval(renewer);
+          renewer = undefined;
+        }
+      };
+    },
+    async alive(name) {
+      if (!replicas || name === replica) return true;
+      return guarded(() => replicas.alive(name, Date.now()));
     },
     close() {
       for (const run of [...runs]) run.shutdown();
       runs.clear();
+      clearInterval(renewer);
+      renewer = undefined;
     },
   };
   return service;
