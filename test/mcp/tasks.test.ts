@@ -84,7 +84,11 @@ interface Seen {
   calls: { [method: string]: number };
 }
 
-/** The conformance fixture's task tools on an in-memory Connect backend, fast: work takes 150 ms, a "second" 100 ms. */
+/**
+ * The conformance fixture's task tools on an in-memory Connect backend, fast:
+ * work takes 400 ms, a "second" 100 ms, against a sync window of 150 ms; an
+ * immediate answer comes well within the window even on a loaded machine.
+ */
 function backendOf(seen: Seen, overrides: Handlers): BackendHandle {
   const count = (name: string) => {
     seen.calls[name] = (seen.calls[name] ?? 0) + 1;
@@ -109,18 +113,18 @@ function backendOf(seen: Seen, overrides: Handlers): BackendHandle {
       return text(`Computed ${req.label}`);
     },
     async failingJob(_req: unknown, ctx: HandlerContext) {
-      await slow(150, ctx);
+      await slow(400, ctx);
       throw new ConnectError("the job failed", Code.Aborted);
     },
     async protocolErrorJob(_req: unknown, ctx: HandlerContext) {
-      await slow(150, ctx);
+      await slow(400, ctx);
       throw needInput({ roots: { method: "roots/list", params: {} } });
     },
     async confirmDelete(req: { filename: string }, ctx: HandlerContext) {
       count("confirmDelete");
       const confirm = answers(ctx).confirm;
       if (!confirm) {
-        await slow(150, ctx);
+        await slow(400, ctx);
         throw needInput({ confirm: ask(`Delete ${req.filename}?`) });
       }
       return text(`Deleted ${req.filename}: ${JSON.stringify(confirm)}`);
@@ -129,13 +133,13 @@ function backendOf(seen: Seen, overrides: Handlers): BackendHandle {
       const got = answers(ctx);
       if (got.name && got.confirm)
         return text(`name=${JSON.stringify(got.name)} confirm=${JSON.stringify(got.confirm)}`);
-      await slow(150, ctx);
+      await slow(400, ctx);
       throw needInput({ name: ask("Name?"), confirm: ask("Go on?") });
     },
     async taskWithInput(_req: unknown, ctx: HandlerContext) {
       const name = answers(ctx).user_name;
       if (!name) throw needInput({ user_name: ask("What is your name?") });
-      await slow(150, ctx);
+      await slow(400, ctx);
       return text(`Hello, ${JSON.stringify(name)}!`);
     },
     ...overrides,
@@ -186,7 +190,7 @@ function rig(tasks: TaskOptions = {}, overrides: Handlers = {}): Rig {
     tools: buildTools(everything),
     surface: buildSurface(everything),
     backends: new Map([["e", backendOf(seen, overrides)]]),
-    tasks: { syncWindowMs: 50, pollIntervalMs: 100, ...tasks },
+    tasks: { syncWindowMs: 150, pollIntervalMs: 100, ...tasks },
   });
   open.push(core);
   return {
@@ -256,7 +260,7 @@ describe("tools/call as a task (SEP-2663)", () => {
 
   it("answers a longer call with a flat CreateTaskResult that tasks/get reads at once", async () => {
     const r = rig({ ttlMs: 90_000, pollIntervalMs: 250 });
-    const res = await r.call("tools/call", { name: "slow_compute", arguments: { seconds: 3, label: "x" } });
+    const res = await r.call("tools/call", { name: "slow_compute", arguments: { seconds: 5, label: "x" } });
     const created = res.result ?? {};
     expect(Object.keys(created).sort()).toEqual(
       ["createdAt", "lastUpdatedAt", "pollIntervalMs", "resultType", "status", "taskId", "ttlMs"].sort(),
@@ -276,7 +280,7 @@ describe("tools/call as a task (SEP-2663)", () => {
 
   it("completes with exactly the result the synchronous call answers", async () => {
     const r = rig();
-    const args = { seconds: 2, label: "same" };
+    const args = { seconds: 4, label: "same" };
     const sync = await r.call("tools/call", { name: "slow_compute", arguments: args }, { ext: false });
     const taskId = await createTask(r, "slow_compute", args);
     const done = await pollUntil(r, taskId, terminal);
@@ -366,7 +370,7 @@ describe("tasks/cancel", () => {
 
   it("acks a cancel of a task that already completed, and leaves it completed", async () => {
     const r = rig();
-    const taskId = await createTask(r, "slow_compute", { seconds: 1, label: "quick" });
+    const taskId = await createTask(r, "slow_compute", { seconds: 4, label: "quick" });
     await pollUntil(r, taskId, terminal);
     expect((await r.call("tasks/cancel", { taskId })).result).toEqual({ resultType: "complete" });
     expect((await r.call("tasks/get", { taskId })).result?.status).toBe("completed");
@@ -411,7 +415,7 @@ describe("input during a task (tasks/update)", () => {
           const got = answers(ctx);
           round++;
           if (round <= 2) {
-            if (round === 1) await work(120, ctx.signal);
+            if (round === 1) await work(400, ctx.signal);
             throw needInput({ confirm: ask(`round ${round}`) });
           }
           return text(`answers ${JSON.stringify(got)}`);
@@ -599,7 +603,7 @@ describe("a task's lifetime", () => {
 describe("notifications/tasks on subscriptions/listen", () => {
   it("acknowledges the caller's own task ids and sends the full task on each change", async () => {
     const r = rig();
-    const taskId = await createTask(r, "slow_compute", { seconds: 3, label: "watched" });
+    const taskId = await createTask(r, "slow_compute", { seconds: 5, label: "watched" });
     const sent: { method: string; params: JsonObject }[] = [];
     const stop = new AbortController();
     const listening = r.call(
