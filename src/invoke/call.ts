@@ -57,6 +57,13 @@ export interface CallContext {
   readonly onProgress?: (update: ProgressUpdate) => void;
   /** A `LogMessage` event of a server-streaming RPC. */
   readonly onLog?: (level: LogLevel, logger: string | undefined, data: JsonValue) => void;
+  /** The name of the long-running operation (AIP-151) the call started, once known and not yet done. */
+  readonly onOperation?: (name: string) => void;
+  /**
+   * Asked when the call is aborted while its operation runs: true leaves the operation running
+   * (another replica takes it over), else it is cancelled (CancelOperation). Default: cancel.
+   */
+  readonly keepOperation?: () => boolean;
 }
 
 /** A call either completes or needs input first (MCP 2026-07-28 basic/utilities/mrtr). */

@@ -11,6 +11,7 @@ export * from "./content.js";
 export { createH2GrpcTransport, type H2GrpcTransport } from "./h2-grpc.js";
 export { InflightLimit } from "./inflight.js";
 export * from "./input.js";
+export { cancelOperation, getOperation, type OperationState } from "./operations.js";
 export { type RetryPolicy, withRetries } from "./retry.js";
 export { describeRpcError } from "./rich-status.js";
 export { checkStaticHeaders, type StaticHeaders } from "./static-headers.js";

@@ -103,6 +103,7 @@ export async function awaitOperation(
   ctx: CallContext,
 ): Promise<CallToolResult> {
   let state = operationState(tool, first as Operation, backend);
+  if (!state.done) ctx.onOperation?.(state.name);
   const deadline = Date.now() + (ctx.timeoutMs ?? backend.timeoutMs);
   let wait = FIRST_POLL_MS;
   let polls = 0;
@@ -122,8 +123,9 @@ export async function awaitOperation(
       state = await getOperation(tool, state.name, backend, ctx);
     }
   } catch (err) {
-    // The caller went away (during a wait or a poll): nobody will read the result.
-    if (ctx.signal?.aborted && !state.done) {
+    // The caller went away (during a wait or a poll): nobody will read the result, unless
+    // the run is handed over (the task's operation is polled from another replica).
+    if (ctx.signal?.aborted && !state.done && !ctx.keepOperation?.()) {
       await cancelOperation(state.name, backend, ctx.headers).catch(() => {});
     }
     throw err;

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/index.js";
 import { createGateway, type Gateway } from "../../src/gateway.js";
 import type { HttpListener } from "../../src/http/index.js";
+import { DEFAULT_SESSION_LIMITS, eventLogBounds } from "../../src/http/index.js";
+import { createSharedState } from "../../src/sessions/index.js";
 import { type ExportBackend, MS_PER_ROW, startExportBackend } from "../support/export-backend.js";
 import { IMAGE_PATH } from "../support/image.js";
-import { statelessRequest } from "../support/stateless.js";
+import { STATELESS_META, statelessRequest } from "../support/stateless.js";
 
 /** Tools whose RPC returns a google.longrunning.Operation (AIP-151), called without the tasks extension. */
 describe("a long-running operation behind a tool", () => {
@@ -95,5 +97,75 @@ describe("a long-running operation behind a tool", () => {
     await pending;
     await expect.poll(() => backend.cancelled.length, { timeout: 5_000 }).toBe(cancelledBefore + 1);
     expect(backend.cancelled.at(-1)).toMatch(/^operations\/export-\d+$/);
+  });
+});
+
+describe("a long-running operation run as an MCP task", () => {
+  it("is polled through GetOperation from another replica once the one that started it stops", async () => {
+    const backend = await startExportBackend();
+    const state = await createSharedState({ bounds: eventLogBounds(DEFAULT_SESSION_LIMITS) });
+    const config = parseConfig(
+      JSON.stringify({
+        listen: "127.0.0.1:0",
+        sessions: { replica_lease: "1s" },
+        tasks: { sync_window: "0s", poll_interval: "0.1s" },
+        backends: [
+          {
+            name: "exports",
+            target: backend.url,
+            descriptors: IMAGE_PATH,
+            services: ["mcpengine.testing.v1.ExportService"],
+          },
+        ],
+      }),
+    );
+    const a = await createGateway(config, { state });
+    const b = await createGateway(config, { state });
+    const [httpA, httpB] = [await a.listen(), await b.listen()];
+    const tasks = {
+      "io.modelcontextprotocol/clientCapabilities": { extensions: { "io.modelcontextprotocol/tasks": {} } },
+    };
+    const post = async (url: string, method: string, params: Record<string, unknown>) => {
+      const { body, headers } = statelessRequest(1, method, params);
+      const withTasks = JSON.parse(body);
+      withTasks.params._meta = { ...STATELESS_META, ...tasks };
+      const res = await fetch(`${url}/mcp`, {
+        method: "POST",
+        body: JSON.stringify(withTasks),
+        headers: { ...headers, ...("taskId" in params ? { "mcp-name": String(params.taskId) } : {}) },
+      });
+      return ((await res.json()) as { result: { [k: string]: unknown } }).result;
+    };
+    try {
+      const created = await post(httpA.url, "tools/call", {
+        name: "exp_start_export",
+        arguments: { table: "orders", rows: 100 },
+      });
+      expect(created).toMatchObject({ resultType: "task", status: "working" });
+      const taskId = created.taskId as string;
+      await expect.poll(() => backend.gets(), { timeout: 5_000 }).toBeGreaterThan(0);
+      // The replica running the task stops; the operation runs on at the backend, not cancelled.
+      await httpA.close();
+      expect(backend.cancelled).toEqual([]);
+      const getsBefore = backend.gets();
+      await expect
+        .poll(async () => (await post(httpB.url, "tasks/get", { taskId })).status, {
+          timeout: 10_000,
+          interval: 200,
+        })
+        .toBe("completed");
+      const done = await post(httpB.url, "tasks/get", { taskId });
+      expect(done.result).toEqual({
+        content: [{ type: "text", text: JSON.stringify({ uri: "gs://exports/orders.csv", rows: 100 }) }],
+        structuredContent: { uri: "gs://exports/orders.csv", rows: 100 },
+      });
+      // Replica b asked the backend itself.
+      expect(backend.gets()).toBeGreaterThan(getsBefore);
+    } finally {
+      await httpA.close().catch(() => undefined);
+      await httpB.close();
+      await state.close();
+      await backend.close();
+    }
   });
 });

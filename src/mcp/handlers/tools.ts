@@ -44,7 +44,7 @@ export async function callToolByName({ id, params, ex }: MethodCall, ctx: Server
   const call = (c: CallContext) => callTool(tool, params.arguments, backend, c);
   if (asTask) {
     const input = incomingInput(ctx.input, params, binding);
-    return runAsTask({ ctx, ex, binding, base, input, call });
+    return runAsTask({ ctx, ex, binding, base, input, call, tool: tool.name });
   }
   return withInput(ctx.input, binding, params, ex, base, call);
 }

@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { ErrorCode } from "../jsonrpc.js";
 import type { TaskKind } from "./kinds.js";
+import { cancelSourceOperation, operationSource, pollOperation } from "./operation.js";
 import { changed, isTerminal } from "./wire.js";
 
 /**
@@ -16,11 +17,17 @@ export const localTasks: TaskKind = {
 
   /**
    * The record as stored, unless the replica running it died (its lease
-   * lapsed): nothing will finish it then, so it fails now, for every replica.
+   * lapsed): a task waiting on a long-running operation is then polled from
+   * here (operation.ts); any other fails now, for every replica, since
+   * nothing will finish it.
    */
-  async observe(record, { ctx }) {
+  async observe(record, req) {
+    const { ctx } = req;
     if (isTerminal(record.status) || record.replica === undefined) return record;
     if (await ctx.tasks.alive(record.replica)) return record;
+    const source = operationSource(record);
+    const polled = source ? await pollOperation(record, source, req) : undefined;
+    if (polled) return polled;
     const error = {
       code: ErrorCode.InternalError,
       message: "The gateway replica running this task stopped before it finished",
@@ -67,7 +74,8 @@ export const localTasks: TaskKind = {
    * without waiting for the run): the run, told on the bus, aborts its RPC, and
    * its result, should one still come, is not written over a final status.
    */
-  async cancel(record, { ctx }) {
+  async cancel(record, req) {
+    const { ctx } = req;
     await ctx.tasks.write(record.id, (current) =>
       isTerminal(current.status)
         ? undefined
@@ -76,5 +84,10 @@ export const localTasks: TaskKind = {
             "inputResponses",
           ]),
     );
+    // A task whose replica stopped: nobody else will stop its operation.
+    const source = operationSource(record);
+    if (source && record.replica !== undefined && !(await ctx.tasks.alive(record.replica))) {
+      await cancelSourceOperation(source, req);
+    }
   },
 };

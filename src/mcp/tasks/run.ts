@@ -26,6 +26,8 @@ export interface TaskCall {
   readonly input: CallContext["input"];
   /** Calls the RPC: the same translation as a synchronous tools/call. */
   readonly call: (ctx: CallContext) => Promise<Outcome<CallToolResult>>;
+  /** The tool's name, kept with a long-running operation's name so any replica can poll it. */
+  readonly tool?: string;
 }
 
 /** The longest `statusMessage` kept from a progress message. */
@@ -81,6 +83,10 @@ class LocalRun implements RunningTask {
   private recheck: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
   private lastProgressWrite = 0;
+  /** The long-running operation (AIP-151) the call started, while it runs. */
+  private operation: string | undefined;
+  /** The server is closing and leaves the operation to another replica. */
+  private handingOver = false;
 
   constructor(private readonly req: TaskCall) {
     this.tasks = req.ctx.tasks;
@@ -94,7 +100,23 @@ class LocalRun implements RunningTask {
       onLog: (level, logger, data) => {
         if (!this.created) req.base.onLog?.(level, logger, data);
       },
+      onOperation: (name) => this.operationStarted(name),
+      keepOperation: () => this.handingOver,
     };
+  }
+
+  /** Where the operation can be found again: any replica polls it should this one stop. */
+  private get source(): JsonObject | undefined {
+    return this.operation && this.req.tool ? { operation: this.operation, tool: this.req.tool } : undefined;
+  }
+
+  private operationStarted(name: string): void {
+    this.operation = name;
+    const source = this.source;
+    if (!this.created || !source) return;
+    void this.tasks
+      .write(this.id, (current) => (isTerminal(current.status) ? undefined : { ...current, source }))
+      .catch(() => undefined);
   }
 
   /** Starts the call; answers directly, or once the task is stored. */
@@ -133,6 +155,7 @@ class LocalRun implements RunningTask {
       ttlMs,
       pollIntervalMs,
       replica: this.tasks.replica,
+      ...(this.source ? { source: this.source } : {}),
       version: 0,
     };
     try {
@@ -154,9 +177,17 @@ class LocalRun implements RunningTask {
     return createTaskResult(record);
   }
 
-  /** The server is closing: the task fails, since nothing will finish it. */
+  /**
+   * The server is closing: the task fails, since nothing will finish it — unless it waits on a
+   * long-running operation, which runs on at the backend: another replica then polls it.
+   */
   shutdown(): void {
     if (this.stopped) return;
+    if (this.source) {
+      this.handingOver = true;
+      this.stop();
+      return;
+    }
     this.stop();
     const error = { code: ErrorCode.InternalError, message: "The gateway stopped before the task finished" };
     void this.tasks
