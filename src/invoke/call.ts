@@ -11,7 +11,15 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { ToolDef } from "../catalog/index.js";
-import { type CallToolResult, type LogLevel, logLevelName, toolResult, WellKnown } from "./content.js";
+import {
+  type CallToolResult,
+  type LogLevel,
+  logLevelName,
+  structuredResult,
+  toolErrorResult,
+  toolResult,
+  WellKnown,
+} from "./content.js";
 import { type InflightLimit, withinLimits } from "./inflight.js";
 import { encodeInputResponses, findInputRequired, INPUT_HEADER, type InputRequired } from "./input.js";
 import { awaitOperation } from "./operations.js";
@@ -89,14 +97,15 @@ export async function callTool(
 ): Promise<Outcome<CallToolResult>> {
   const decoded = decodeArguments(tool.method.input, args, backend.registry);
   if ("error" in decoded) {
-    return { done: errorResult(`Invalid arguments for tool "${tool.name}": ${decoded.error}`) };
+    return { done: toolErrorResult(`Invalid arguments for tool "${tool.name}": ${decoded.error}`) };
   }
   const violations = backend.validator.validate(tool.method.input, decoded.message);
-  if (violations) return { done: errorResult(`Invalid arguments for tool "${tool.name}":\n${violations}`) };
+  if (violations)
+    return { done: toolErrorResult(`Invalid arguments for tool "${tool.name}":\n${violations}`) };
   try {
     return await withinLimits(
       backend.limits ?? [],
-      (full) => ({ done: errorResult(busy(backend, full)) }),
+      (full) => ({ done: toolErrorResult(busy(backend, full)) }),
       async () =>
         tool.streaming
           ? { done: await callStreaming(tool, decoded.message, backend, ctx) }
@@ -106,7 +115,7 @@ export async function callTool(
     const rpcError = ConnectError.from(err);
     const input = findInputRequired(rpcError);
     if (input) return { input };
-    return { done: errorResult(describeRpcError(rpcError)) };
+    return { done: toolErrorResult(describeRpcError(rpcError)) };
   }
 }
 
@@ -163,17 +172,10 @@ async function callUnary(
   if (!isUnary(method)) throw new Error(`${method.name} is not a unary method`);
   if (tool.operation) {
     // AIP-151: the reply is a handle on work that runs on; the result is what it produces.
-    const res = await backend.transport.unary(
-      method,
-      ctx.signal,
-      ctx.timeoutMs ?? backend.timeoutMs,
-      requestHeaders(ctx),
-      request,
-    );
-    return awaitOperation(tool, res.message, backend, ctx);
+    return awaitOperation(tool, await unaryMessage(method, request, backend, ctx), backend, ctx);
   }
   const json = await unary(method, request, backend, ctx);
-  return method.output.typeName === WellKnown.ToolResult ? toolResult(json) : structured(json);
+  return method.output.typeName === WellKnown.ToolResult ? toolResult(json) : structuredResult(json);
 }
 
 /** One unary RPC with the context's signal, deadline and metadata; the reply as ProtoJSON. */
@@ -183,6 +185,16 @@ async function unary(
   backend: BackendHandle,
   ctx: CallContext,
 ): Promise<JsonObject> {
+  return replyJson(method.output, await unaryMessage(method, request, backend, ctx), backend.registry);
+}
+
+/** One unary RPC with the context's signal, deadline and metadata; the reply message. */
+async function unaryMessage(
+  method: DescMethodUnary,
+  request: MessageShape<DescMessage>,
+  backend: BackendHandle,
+  ctx: CallContext,
+): Promise<MessageShape<DescMessage>> {
   const res = await backend.transport.unary(
     method,
     ctx.signal,
@@ -190,12 +202,7 @@ async function unary(
     requestHeaders(ctx),
     request,
   );
-  return replyJson(method.output, res.message, backend.registry);
-}
-
-/** A plain reply: `structuredContent` plus the same JSON as text (server/tools "Structured Content"). */
-function structured(json: JsonObject): CallToolResult {
-  return { content: [{ type: "text", text: JSON.stringify(json) }], structuredContent: json };
+  return res.message;
 }
 
 function requestHeaders(ctx: CallContext): { [key: string]: string } | undefined {
@@ -236,7 +243,7 @@ async function callStreaming(
       if (messages.length >= MAX_STREAM_MESSAGES) {
         // A result cut short must not pass for the whole one: stop the stream and say why.
         abort.abort();
-        return errorResult(
+        return toolErrorResult(
           `The result of tool "${tool.name}" exceeds ${MAX_STREAM_MESSAGES} messages from backend "${backend.name}"; the call was cancelled.`,
         );
       }
@@ -245,7 +252,7 @@ async function callStreaming(
       if (bytes > limit) {
         // Bounded memory: a backend may stream without end; stop it and say why.
         abort.abort();
-        return errorResult(
+        return toolErrorResult(
           `The result of tool "${tool.name}" exceeds ${limit} bytes after ${messages.length} messages from backend "${backend.name}"; the call was cancelled.`,
         );
       }
@@ -253,7 +260,7 @@ async function callStreaming(
       ctx.onProgress?.({ progress: messages.length, message: text });
     }
     if (events) return result ?? { content: [] };
-    return structured({ messages });
+    return structuredResult({ messages });
   } finally {
     ctx.signal?.removeEventListener("abort", onAbort);
   }
@@ -291,8 +298,4 @@ async function* single<T>(value: T): AsyncIterable<T> {
 /** Why a call was refused for lack of a free slot; retryable. */
 function busy(backend: BackendHandle, full: InflightLimit): string {
   return `Backend "${backend.name}" is busy: ${full.max} calls are in flight (max_inflight). This error is transient; the call may be retried.`;
-}
-
-function errorResult(text: string): CallToolResult {
-  return { content: [{ type: "text", text }], isError: true };
 }

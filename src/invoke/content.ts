@@ -65,6 +65,16 @@ export function resourceContents(r: Json): { [k: string]: unknown } {
 }
 
 /** A `mcpengine.v1.ToolResult` as a CallToolResult. */
+/** A plain reply: `structuredContent` plus the same JSON as text (MCP 2025-11-25 server/tools "Structured Content"). */
+export function structuredResult(json: JsonObject): CallToolResult {
+  return { content: [{ type: "text", text: JSON.stringify(json) }], structuredContent: json };
+}
+
+/** A tool execution error the model can read (MCP 2025-11-25 server/tools "Error Handling"). */
+export function toolErrorResult(text: string): CallToolResult {
+  return { content: [{ type: "text", text }], isError: true };
+}
+
 export function toolResult(r: Json): CallToolResult {
   const content = Array.isArray(r.content) ? r.content.map((c) => contentBlock(c as Json)) : [];
   const out: CallToolResult = { content };

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type Operation, Operations } from "../../gen/es/google/longrunning/operations_pb.js";
 import type { OperationTypes, ToolDef } from "../catalog/index.js";
 import type { BackendHandle, CallContext, ProgressUpdate } from "./call.js";
-import type { CallToolResult } from "./content.js";
+import { type CallToolResult, structuredResult, toolErrorResult } from "./content.js";
 import { statusError } from "./grpc-status.js";
 import { replyJson } from "./reply-json.js";
 import { describeRpcError } from "./rich-status.js";
@@ -37,13 +37,17 @@ export function operationState(tool: ToolDef, op: Operation, backend: BackendHan
     return { done: false, name: op.name, ...(metadata ? { metadata } : {}) };
   }
   if (op.result.case === "error") {
-    return { done: true, name: op.name, result: errorResult(describeRpcError(statusError(op.result.value))) };
+    return {
+      done: true,
+      name: op.name,
+      result: toolErrorResult(describeRpcError(statusError(op.result.value))),
+    };
   }
   if (op.result.case !== "response") {
     return {
       done: true,
       name: op.name,
-      result: errorResult(
+      result: toolErrorResult(
         `Operation ${op.name} of tool "${tool.name}" is done but holds neither a response nor an error.`,
       ),
     };
@@ -53,12 +57,12 @@ export function operationState(tool: ToolDef, op: Operation, backend: BackendHan
     return {
       done: true,
       name: op.name,
-      result: errorResult(
+      result: toolErrorResult(
         `Operation ${op.name} of tool "${tool.name}" answered ${op.result.value.typeUrl}, not ${types.response.typeName} (operation_info.response_type).`,
       ),
     };
   }
-  return { done: true, name: op.name, result: structured(json) };
+  return { done: true, name: op.name, result: structuredResult(json) };
 }
 
 /** `google.longrunning.Operations/GetOperation` on the tool's backend. */
@@ -112,7 +116,7 @@ export async function awaitOperation(
       if (state.metadata) ctx.onProgress?.(progressOf(++polls, state.metadata));
       const left = deadline - Date.now();
       if (left <= 0) {
-        return errorResult(
+        return toolErrorResult(
           `Operation ${state.name} of tool "${tool.name}" is still running after the call's deadline; it runs on at the backend.`,
         );
       }
@@ -162,12 +166,4 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
     const timer = setTimeout(() => done(true), ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-function structured(json: JsonObject): CallToolResult {
-  return { content: [{ type: "text", text: JSON.stringify(json) }], structuredContent: json };
-}
-
-function errorResult(text: string): CallToolResult {
-  return { content: [{ type: "text", text }], isError: true };
 }

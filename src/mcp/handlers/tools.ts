@@ -1,6 +1,6 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { ToolDef } from "../../catalog/index.js";
-import { type CallContext, type CallToolResult, callTool } from "../../invoke/index.js";
+import { type CallContext, callTool, toolErrorResult } from "../../invoke/index.js";
 import { McpErrorCode } from "../errors.js";
 import type { Exchange } from "../exchange.js";
 import { decodeHeaderValue, headerText } from "../headers.js";
@@ -38,7 +38,7 @@ export async function callToolByName({ id, params, ex }: MethodCall, ctx: Server
     base = await ctx.callContext(tool.backend, id, params, ex);
   } catch (err) {
     // Credentials for the backend (e.g. a token exchange) failed: the model sees it, like a backend failure.
-    return errorToolResult(`Could not obtain credentials for the backend: ${(err as Error).message}`);
+    return toolErrorResult(`Could not obtain credentials for the backend: ${(err as Error).message}`);
   }
   const binding = `tools/call\0${name}`;
   const call = (c: CallContext) => callTool(tool, params.arguments, backend, c);
@@ -88,8 +88,4 @@ function checkParamHeaders(
     if (decoded === undefined) throw mismatch("has an invalid value");
     if (decoded !== headerText(value)) throw mismatch(`does not match arguments.${p.argument}`);
   }
-}
-
-function errorToolResult(text: string): CallToolResult {
-  return { content: [{ type: "text", text }], isError: true };
 }

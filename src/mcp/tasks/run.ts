@@ -1,10 +1,11 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type {
-  CallContext,
-  CallToolResult,
-  InputRequest,
-  Outcome,
-  ProgressUpdate,
+import {
+  type CallContext,
+  type CallToolResult,
+  type InputRequest,
+  type Outcome,
+  type ProgressUpdate,
+  toolErrorResult,
 } from "../../invoke/index.js";
 import type { TaskRecord } from "../../sessions/types.js";
 import type { Exchange } from "../exchange.js";
@@ -439,6 +440,7 @@ function settledWithin<T>(promise: Promise<T>, ms: number): Promise<Settled<T> |
 
 /** The refusal past `maxRunning`: a tool error the model can see, and retry later. */
 function busy(max: number): CallToolResult {
-  const text = `The gateway is running ${max} tasks, its limit (tasks.max_running). This error is transient; the call may be retried.`;
-  return { content: [{ type: "text", text }], isError: true };
+  return toolErrorResult(
+    `The gateway is running ${max} tasks, its limit (tasks.max_running). This error is transient; the call may be retried.`,
+  );
 }
