@@ -302,15 +302,16 @@ async function serve(configFile: string, level: string, format: string): Promise
     metrics: { process: true },
     reloadConfig: () => loadConfigFile(configFile),
   });
-  const listener = await gateway.listen();
-  process.stderr.write(
-    `mcpengine: ${gateway.tools.length} tools, MCP endpoint ${listener.url}${config.path}\n`,
-  );
-  // SIGHUP: the configuration file and every backend's descriptors are read again (the outcome is logged).
+  // SIGHUP: the configuration file and every backend's descriptors are read again (the outcome is
+  // logged). Installed before the endpoint is announced: SIGHUP's default action ends the process.
   const stopReloads = onReloadSignal(() => {
     logger.info(`SIGHUP: reloading ${configFile}`);
     void gateway.reload();
   });
+  const listener = await gateway.listen();
+  process.stderr.write(
+    `mcpengine: ${gateway.tools.length} tools, MCP endpoint ${listener.url}${config.path}\n`,
+  );
   const signal = await waitForSignal();
   stopReloads();
   const limit = `${config.drainTimeoutMs / 1000}s`;

@@ -71,8 +71,9 @@ describe("mcpengine serve on SIGHUP", () => {
     write("full.binpb");
     proc.kill("SIGHUP");
     await expect.poll(toolNames, { timeout: 10_000 }).toEqual(["echo", "repeat"]);
-    expect(stderr).toMatch(/SIGHUP: reloading/);
-    expect(stderr).toMatch(/catalog reloaded: 2 tools, added repeat/);
+    await expect.poll(() => stderr, { timeout: 5_000 }).toMatch(/SIGHUP: reloading/);
+    // Log lines are written asynchronously: the new catalog may be served before its line is out.
+    await expect.poll(() => stderr, { timeout: 5_000 }).toMatch(/catalog reloaded: 2 tools, added repeat/);
 
     // A broken file is reported and changes nothing; the process lives on.
     writeFileSync(config, "backends: [ { name: ");
