@@ -1,12 +1,6 @@
 export { type BackendTls, readBackendTls, type TlsConnectOptions } from "./backend-tls.js";
-export {
-  type BackendHandle,
-  type CallContext,
-  callTool,
-  invokeUnary,
-  type Outcome,
-  type ProgressUpdate,
-} from "./call.js";
+export { callTool, invokeUnary } from "./call.js";
+export type { BackendHandle, CallContext, Outcome, ProgressUpdate } from "./call-types.js";
 export * from "./content.js";
 export { createH2GrpcTransport, type H2GrpcTransport } from "./h2-grpc.js";
 export { InflightLimit } from "./inflight.js";

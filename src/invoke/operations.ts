@@ -3,7 +3,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Operation, Operations } from "../../gen/es/google/longrunning/operations_pb.js";
 import type { OperationTypes, ToolDef } from "../catalog/index.js";
-import type { BackendHandle, CallContext, ProgressUpdate } from "./call.js";
+import type { BackendHandle, CallContext, ProgressUpdate } from "./call-types.js";
 import { type CallToolResult, structuredResult, toolErrorResult } from "./content.js";
 import { statusError } from "./grpc-status.js";
 import { replyJson } from "./reply-json.js";
