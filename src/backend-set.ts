@@ -121,6 +121,18 @@ export function createBackendSet(config: GatewayConfig, options: BackendSetOptio
     return run;
   }
 
+  /**
+   * Reloads from a timer or a file watch. Nobody awaits it, and `reloadNow` reports a backend's or the
+   * catalog's failure itself, but not a throw from `options.serve`: log that here, since a rejection
+   * left unhandled would end the process.
+   */
+  function reloadInBackground(): void {
+    serial(() => reloadNow(false)).catch((err: unknown) => {
+      options.reloadFailed?.();
+      logger.error({ error: messageOf(err) }, `reload failed: ${messageOf(err)}`);
+    });
+  }
+
   /** A backend's descriptors, or why they could not be had: `down` when it could not be reached. */
   async function fetch(b: BackendConfig): Promise<LoadedDescriptors | { down: string }> {
     const origin = `backend "${b.name}"`;
@@ -207,7 +219,7 @@ export function createBackendSet(config: GatewayConfig, options: BackendSetOptio
     );
     slot.timer = setTimeout(() => {
       delete slot.timer;
-      void serial(async () => {
+      serial(async () => {
         if (stopped || slot.retired) return;
         try {
           if ((await load(slot)) === "down") return retry(slot, Math.min(delayMs * 2, MAX_RETRY_MS));
@@ -224,6 +236,12 @@ export function createBackendSet(config: GatewayConfig, options: BackendSetOptio
           slot.error = messageOf(err);
           retry(slot, MAX_RETRY_MS);
         }
+      }).catch((err: unknown) => {
+        // Nobody awaits a retry: a throw left unhandled would end the process.
+        logger.error(
+          { backend: slot.config.name, error: messageOf(err) },
+          `backend "${slot.config.name}": retry failed: ${messageOf(err)}`,
+        );
       });
     }, delayMs);
     slot.timer.unref();
@@ -369,7 +387,7 @@ export function createBackendSet(config: GatewayConfig, options: BackendSetOptio
         const watcher = watch(dir, { persistent: false }, (_event, name) => {
           if (name && !files().some((f) => dirname(f) === dir && basename(f) === name.toString())) return;
           clearTimeout(settle);
-          settle = setTimeout(() => void serial(() => reloadNow(false)), WATCH_SETTLE_MS);
+          settle = setTimeout(reloadInBackground, WATCH_SETTLE_MS);
           settle.unref();
         });
         // A folder that goes away ends its watch; the reload timer still reads the file.
@@ -385,9 +403,7 @@ export function createBackendSet(config: GatewayConfig, options: BackendSetOptio
   }
 
   const ticker =
-    config.reloadIntervalMs > 0
-      ? setInterval(() => void serial(() => reloadNow(false)), config.reloadIntervalMs)
-      : undefined;
+    config.reloadIntervalMs > 0 ? setInterval(reloadInBackground, config.reloadIntervalMs) : undefined;
   ticker?.unref();
 
   function stop(): void {
