@@ -18,3 +18,10 @@ export {
   type TransportOptions,
 } from "./transport.js";
 export { type ArgumentValidator, createArgumentValidator } from "./validate.js";
+export {
+  type CallHeader,
+  type StreamCall,
+  type TransportWrappers,
+  type UnaryCall,
+  wrapTransport,
+} from "./wrap-transport.js";

@@ -14,6 +14,7 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { isBackendDown } from "./h2-connections.js";
+import { type CallHeader, wrapTransport } from "./wrap-transport.js";
 
 /** How calls to idempotent methods are retried. */
 export interface RetryPolicy {
@@ -24,8 +25,6 @@ export interface RetryPolicy {
   /** Largest cap of a backoff (default 1 s). */
   readonly maxBackoffMs?: number;
 }
-
-type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
 const INITIAL_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 1_000;
@@ -68,9 +67,9 @@ export function withRetries(inner: Transport, policy: RetryPolicy): Transport {
     return { delay, left };
   }
 
-  return {
-    unary(method, signal, timeoutMs, header, input, contextValues) {
-      const first = inner.unary(method, signal, timeoutMs, header, input, contextValues);
+  return wrapTransport(inner, {
+    unary: (next) => (method, signal, timeoutMs, header, input, contextValues) => {
+      const first = next(method, signal, timeoutMs, header, input, contextValues);
       if (!idempotent(method)) return first;
       // The hot path: nothing more is allocated for a call that succeeds than this catch.
       const started = Date.now();
@@ -82,7 +81,7 @@ export function withRetries(inner: Transport, policy: RetryPolicy): Transport {
           if (wait === undefined) throw attempted(err, attempt);
           await sleep(wait, signal);
           try {
-            return await inner.unary(method, signal, plan.left(), header, input, contextValues);
+            return await next(method, signal, plan.left(), header, input, contextValues);
           } catch (e) {
             err = e;
           }
@@ -90,75 +89,75 @@ export function withRetries(inner: Transport, policy: RetryPolicy): Transport {
       });
     },
 
-    async stream<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit | undefined,
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
-    ): Promise<StreamResponse<I, O>> {
-      if (!idempotent(method) || method.methodKind !== "server_streaming") {
-        return inner.stream(method, signal, timeoutMs, header, input, contextValues);
-      }
-      // A server stream has one request: kept to send it again.
-      let request: MessageInitShape<I> | undefined;
-      for await (const m of input) {
-        request = m;
-        break;
-      }
-      if (request === undefined) return inner.stream(method, signal, timeoutMs, header, input, contextValues);
-      const sent = request;
-      const plan = planner(signal, timeoutMs, Date.now());
-      let attempt = 1;
-      const open = (ms: number | undefined) =>
-        inner.stream(method, signal, ms, header, once(sent), contextValues);
-      /** Opens the stream again after `err`, as often as the policy allows; throws when it does not. */
-      const reopen = async (err0: unknown): Promise<StreamResponse<I, O>> => {
-        let err = err0;
-        for (;;) {
-          const wait = plan.delay(err, attempt);
-          if (wait === undefined) throw attempted(err, attempt);
-          await sleep(wait, signal);
-          attempt++;
-          try {
-            return await open(plan.left());
-          } catch (e) {
-            err = e;
-          }
+    stream: (next) =>
+      async function retried<I extends DescMessage, O extends DescMessage>(
+        method: DescMethodStreaming<I, O>,
+        signal: AbortSignal | undefined,
+        timeoutMs: number | undefined,
+        header: CallHeader | undefined,
+        input: AsyncIterable<MessageInitShape<I>>,
+        contextValues?: ContextValues,
+      ): Promise<StreamResponse<I, O>> {
+        if (!idempotent(method) || method.methodKind !== "server_streaming") {
+          return next(method, signal, timeoutMs, header, input, contextValues);
         }
-      };
-      let current = await open(timeoutMs).catch(reopen);
-      async function* messages(): AsyncGenerator<MessageShape<O>> {
-        for (;;) {
-          let received = false;
-          try {
-            for await (const m of current.message) {
-              received = true;
-              yield m;
+        // A server stream has one request: kept to send it again.
+        let request: MessageInitShape<I> | undefined;
+        for await (const m of input) {
+          request = m;
+          break;
+        }
+        if (request === undefined) return next(method, signal, timeoutMs, header, input, contextValues);
+        const sent = request;
+        const plan = planner(signal, timeoutMs, Date.now());
+        let attempt = 1;
+        const open = (ms: number | undefined) => next(method, signal, ms, header, once(sent), contextValues);
+        /** Opens the stream again after `err`, as often as the policy allows; throws when it does not. */
+        const reopen = async (err0: unknown): Promise<StreamResponse<I, O>> => {
+          let err = err0;
+          for (;;) {
+            const wait = plan.delay(err, attempt);
+            if (wait === undefined) throw attempted(err, attempt);
+            await sleep(wait, signal);
+            attempt++;
+            try {
+              return await open(plan.left());
+            } catch (e) {
+              err = e;
             }
-            return;
-          } catch (err) {
-            if (received) throw err;
-            current = await reopen(err);
+          }
+        };
+        let current = await open(timeoutMs).catch(reopen);
+        async function* messages(): AsyncGenerator<MessageShape<O>> {
+          for (;;) {
+            let received = false;
+            try {
+              for await (const m of current.message) {
+                received = true;
+                yield m;
+              }
+              return;
+            } catch (err) {
+              if (received) throw err;
+              current = await reopen(err);
+            }
           }
         }
-      }
-      const first = current;
-      return {
-        stream: true,
-        service: first.service,
-        method: first.method,
-        get header() {
-          return current.header;
-        },
-        get trailer() {
-          return current.trailer;
-        },
-        message: messages(),
-      };
-    },
-  };
+        const first = current;
+        return {
+          stream: true,
+          service: first.service,
+          method: first.method,
+          get header() {
+            return current.header;
+          },
+          get trailer() {
+            return current.trailer;
+          },
+          message: messages(),
+        };
+      },
+  });
 }
 
 /** Whether calling `method` twice does no harm (descriptor.proto `MethodOptions.idempotency_level`). */

@@ -13,13 +13,10 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { isSpanContextValid, type Span, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
-import { STATUS_TABLE } from "../invoke/index.js";
+import { type CallHeader, STATUS_TABLE, wrapTransport } from "../invoke/index.js";
 import type { Logger } from "./logger.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { remoteParent, traceMetadata } from "./tracing.js";
-
-/** Call metadata, as a transport takes it. */
-type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
 /** The gRPC status of a call that succeeded (Connect's `Code` names only failures). */
 const OK = 0;
@@ -74,7 +71,7 @@ function rpcName(method: DescMethod): string {
 export function observeTransport(inner: Transport, options: BackendObserverOptions): Transport {
   const { backend, logger, metrics, tracer } = options;
 
-  function spanFor(method: DescMethod, header: HeadersInit | undefined): Span | undefined {
+  function spanFor(method: DescMethod, header: CallHeader | undefined): Span | undefined {
     if (!tracer || header === undefined) return undefined;
     const parent = traceHeadersIn(header);
     if (parent === undefined) return undefined;
@@ -95,7 +92,7 @@ export function observeTransport(inner: Transport, options: BackendObserverOptio
   }
 
   /** The call's metadata with this span as the backend's parent; as is when the span records nothing. */
-  function withSpan(header: HeadersInit | undefined, span: Span | undefined): HeadersInit | undefined {
+  function withSpan(header: CallHeader | undefined, span: Span | undefined): CallHeader | undefined {
     if (!span?.isRecording() || !isSpanContextValid(span.spanContext())) return header;
     const trace = traceMetadata(span);
     if (header === undefined || (!(header instanceof Headers) && !Array.isArray(header))) {
@@ -126,19 +123,12 @@ export function observeTransport(inner: Transport, options: BackendObserverOptio
     logger[level]({ backend, rpc: rpcName(method), code: name, error: message }, "backend call failed");
   }
 
-  return {
-    async unary(method, signal, timeoutMs, header, input, contextValues) {
+  return wrapTransport(inner, {
+    unary: (next) => async (method, signal, timeoutMs, header, input, contextValues) => {
       const start = performance.now();
       const span = spanFor(method, header);
       try {
-        const res = await inner.unary(
-          method,
-          signal,
-          timeoutMs,
-          withSpan(header, span),
-          input,
-          contextValues,
-        );
+        const res = await next(method, signal, timeoutMs, withSpan(header, span), input, contextValues);
         done(method, start, span, undefined);
         return res;
       } catch (err) {
@@ -146,45 +136,46 @@ export function observeTransport(inner: Transport, options: BackendObserverOptio
         throw err;
       }
     },
-    async stream<I extends DescMessage, O extends DescMessage>(
-      method: DescMethodStreaming<I, O>,
-      signal: AbortSignal | undefined,
-      timeoutMs: number | undefined,
-      header: HeadersInit | undefined,
-      input: AsyncIterable<MessageInitShape<I>>,
-      contextValues?: ContextValues,
-    ): Promise<StreamResponse<I, O>> {
-      const start = performance.now();
-      const span = spanFor(method, header);
-      let res: StreamResponse<I, O>;
-      try {
-        res = await inner.stream(method, signal, timeoutMs, withSpan(header, span), input, contextValues);
-      } catch (err) {
-        done(method, start, span, err);
-        throw err;
-      }
-      const messages = res.message;
-      async function* observed(): AsyncGenerator<MessageShape<O>> {
-        // Left early (the invoker stopped reading: too many messages, or cancelled): CANCELLED.
-        let failure: unknown = new ConnectError("stopped reading", Code.Canceled);
+    stream: (next) =>
+      async function observedStream<I extends DescMessage, O extends DescMessage>(
+        method: DescMethodStreaming<I, O>,
+        signal: AbortSignal | undefined,
+        timeoutMs: number | undefined,
+        header: CallHeader | undefined,
+        input: AsyncIterable<MessageInitShape<I>>,
+        contextValues?: ContextValues,
+      ): Promise<StreamResponse<I, O>> {
+        const start = performance.now();
+        const span = spanFor(method, header);
+        let res: StreamResponse<I, O>;
         try {
-          yield* messages;
-          failure = undefined;
+          res = await next(method, signal, timeoutMs, withSpan(header, span), input, contextValues);
         } catch (err) {
-          failure = err;
+          done(method, start, span, err);
           throw err;
-        } finally {
-          done(method, start, span, failure);
         }
-      }
-      return { ...res, message: observed() };
-    },
-  };
+        const messages = res.message;
+        async function* observed(): AsyncGenerator<MessageShape<O>> {
+          // Left early (the invoker stopped reading: too many messages, or cancelled): CANCELLED.
+          let failure: unknown = new ConnectError("stopped reading", Code.Canceled);
+          try {
+            yield* messages;
+            failure = undefined;
+          } catch (err) {
+            failure = err;
+            throw err;
+          } finally {
+            done(method, start, span, failure);
+          }
+        }
+        return { ...res, message: observed() };
+      },
+  });
 }
 
 /** The `traceparent`/`tracestate` of a call's metadata, in whichever form it was given. */
 function traceHeadersIn(
-  header: NonNullable<HeadersInit>,
+  header: NonNullable<CallHeader>,
 ): { traceparent: string; tracestate?: string } | undefined {
   let traceparent: string | null | undefined;
   let tracestate: string | null | undefined;
