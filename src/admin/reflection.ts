@@ -31,28 +31,32 @@ export function addReflection(
 ): void {
   const answer = reflectionIndex([...services, v1.ServerReflection, v1alpha.ServerReflection]);
   const handlerOptions = { interceptors: options.interceptors ?? [] };
-  router.service(
-    v1.ServerReflection,
-    {
-      async *serverReflectionInfo(requests) {
-        for await (const req of requests) {
-          yield { validHost: req.host, originalRequest: req, messageResponse: answer(req.messageRequest) };
-        }
-      },
-    },
-    handlerOptions,
-  );
-  router.service(
-    v1alpha.ServerReflection,
-    {
-      async *serverReflectionInfo(requests) {
-        for await (const req of requests) {
-          yield { validHost: req.host, originalRequest: req, messageResponse: answer(req.messageRequest) };
-        }
-      },
-    },
-    handlerOptions,
-  );
+  for (const service of [v1.ServerReflection, v1alpha.ServerReflection]) {
+    serveReflection(router, service, answer, handlerOptions);
+  }
+}
+
+/** The reflection service of either version: their messages have the same shape. */
+type ReflectionService = typeof v1.ServerReflection | typeof v1alpha.ServerReflection;
+
+/**
+ * Registers `service`, answering each question on the stream with `answer`. The two versions'
+ * messages differ only in their type names: the handler is generic in the request it echoes.
+ */
+function serveReflection(
+  router: ConnectRouter,
+  service: ReflectionService,
+  answer: (question: Question) => Answer,
+  handlerOptions: { readonly interceptors: Interceptor[] },
+): void {
+  async function* serverReflectionInfo<
+    R extends { readonly host: string; readonly messageRequest: Question },
+  >(requests: AsyncIterable<R>) {
+    for await (const req of requests) {
+      yield { validHost: req.host, originalRequest: req, messageResponse: answer(req.messageRequest) };
+    }
+  }
+  router.service(service, { serverReflectionInfo }, handlerOptions);
 }
 
 /** Answers reflection questions about `services` from their files and every file these import. */
