@@ -1,10 +1,8 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Bound } from "../catalog/index.js";
-import { type BackendHandle, type CallContext, createStateSealer } from "../invoke/index.js";
+import { createStateSealer } from "../invoke/index.js";
 import { callContext } from "./call-context.js";
 import {
   type Catalog,
-  type CatalogView,
   type ChangedList,
   changedLists,
   createCatalogView,
@@ -13,26 +11,16 @@ import {
 } from "./catalog-view.js";
 import { InsufficientScopeError } from "./errors.js";
 import type { Exchange } from "./exchange.js";
-import type { InputSettings } from "./input.js";
 import { ErrorCode, JsonRpcError, type RequestId } from "./jsonrpc.js";
 import type { McpServerOptions } from "./options.js";
-import { createTaskService, localTasks, type TaskService } from "./tasks/index.js";
+import { createTaskService, localTasks, type TaskContext } from "./tasks/index.js";
 
 /**
  * What every method handler shares: the catalog in use, the server's options,
  * scope checks (MCP 2025-11-25 basic/authorization) and the pieces of a backend call.
  */
-export interface ServerContext {
-  /**
-   * The catalog in use. It is replaced whole, never changed in place; a handler
-   * reads it once per step, so a request in flight may see a newer one at its next step.
-   */
-  readonly catalog: CatalogView;
+export interface ServerContext extends TaskContext {
   readonly options: McpServerOptions;
-  /** How operations ask the client for input. */
-  readonly input: InputSettings;
-  /** MCP tasks (extension io.modelcontextprotocol/tasks): their records, changes and runs here. */
-  readonly tasks: TaskService;
   /** Open subscriptions/listen streams, ended gracefully by close(). */
   readonly listening: Set<AbortController>;
   /** Told which lists changed each time another catalog is served (subscriptions/listen streams). */
@@ -43,15 +31,6 @@ export interface ServerContext {
   demand(required: readonly string[], ex: Exchange): void;
   /** One page of a list, showing only what the caller may use (MCP 2025-11-25 server/utilities/pagination). */
   page(key: ListKey, params: JsonObject, ex: Exchange): { [k: string]: unknown };
-  /** The backend serving an RPC of the catalog in use. */
-  backendOf(def: Bound): BackendHandle;
-  /** Metadata and relays for one backend call (see call-context.ts). */
-  callContext(
-    backend: string,
-    id: RequestId | undefined,
-    params: JsonObject,
-    ex: Exchange,
-  ): Promise<CallContext>;
 }
 
 /** A {@link ServerContext} and the one way to change it: serving another catalog (its lists may change, MCP 2025-11-25 server/tools "List Changed Notification"). */
@@ -79,7 +58,7 @@ export function createServerContext(options: McpServerOptions): ServerState {
     },
     options,
     input: { sealer: createStateSealer(options.stateKey), maxRounds: options.maxInputRounds ?? 8 },
-    // Local runs, and the kinds the options add (see tasks/kinds.ts).
+    // Local runs, and the kinds the options add (see tasks/types.ts).
     tasks: createTaskService(options.tasks ?? {}, [localTasks]),
     listening: new Set(),
     listWatchers: new Set(),

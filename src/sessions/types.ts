@@ -198,7 +198,7 @@ export interface TaskRecord {
   readonly id: string;
   /** Who may see and change it (`sub:<subject>` with auth); every other caller is told it does not exist. */
   readonly owner: string;
-  /** What drives its state (`local`: a run on the replica named in `replica`); see src/mcp/tasks/kinds.ts. */
+  /** What drives its state (`local`: a run on the replica named in `replica`); see src/mcp/tasks/types.ts. */
   readonly kind: string;
   readonly status: TaskStatus;
   readonly statusMessage?: string;

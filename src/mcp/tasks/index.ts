@@ -1,14 +1,15 @@
-export type { TaskKind, TaskRequest } from "./kinds.js";
 export { type TaskWatches, watchTasks } from "./listen.js";
 export { localTasks } from "./local.js";
 export { runAsTask, type TaskCall } from "./run.js";
-export {
-  createTaskService,
-  type RunningTask,
-  type TaskOptions,
-  type TaskService,
-  type TaskSettings,
-} from "./service.js";
+export { createTaskService, type TaskOptions } from "./service.js";
+export type {
+  RunningTask,
+  TaskContext,
+  TaskKind,
+  TaskRequest,
+  TaskService,
+  TaskSettings,
+} from "./types.js";
 export {
   createTaskResult,
   declaresTasks,

@@ -1,6 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Exchange } from "../exchange.js";
-import type { TaskService } from "./service.js";
+import type { TaskService } from "./types.js";
 import { detailedTask, ownerOf } from "./wire.js";
 
 /** Most tasks one subscriptions/listen stream follows. */

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { ErrorCode } from "../jsonrpc.js";
-import type { TaskKind } from "./kinds.js";
 import { cancelSourceOperation, operationSource, pollOperation } from "./operation.js";
+import type { TaskKind } from "./types.js";
 import { changed, isTerminal } from "./wire.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { cancelOperation, getOperation } from "../../invoke/index.js";
 import type { TaskRecord } from "../../sessions/types.js";
-import type { TaskRequest } from "./kinds.js";
+import type { TaskRequest } from "./types.js";
 import { changed, isTerminal } from "./wire.js";
 
 /** Where a task's long-running operation (AIP-151) is found again: its name and the tool that started it. */

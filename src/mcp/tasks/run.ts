@@ -11,13 +11,12 @@ import type { TaskRecord } from "../../sessions/types.js";
 import type { Exchange } from "../exchange.js";
 import { admissible, inputRequiredResult } from "../input.js";
 import { ErrorCode, JsonRpcError } from "../jsonrpc.js";
-import type { ServerContext } from "../server-context.js";
-import type { RunningTask, TaskService } from "./service.js";
+import type { RunningTask, TaskContext, TaskService } from "./types.js";
 import { changed, createTaskResult, errorObject, isTerminal, ownerOf } from "./wire.js";
 
 /** A tool call that may become a task, as handlers/tools.ts hands it over. */
 export interface TaskCall {
-  readonly ctx: ServerContext;
+  readonly ctx: TaskContext;
   readonly ex: Exchange;
   /** Names the operation, so a `requestState` sealed for it cannot be replayed on another. */
   readonly binding: string;

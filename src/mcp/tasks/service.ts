@@ -9,7 +9,7 @@ import {
   taskChannel,
 } from "../../sessions/types.js";
 import { ErrorCode, JsonRpcError } from "../jsonrpc.js";
-import type { TaskKind } from "./kinds.js";
+import type { RunningTask, TaskKind, TaskService, TaskSettings } from "./types.js";
 
 /** Options of the MCP tasks (extension io.modelcontextprotocol/tasks); every one has a default. */
 export interface TaskOptions {
@@ -40,60 +40,8 @@ export interface TaskOptions {
   readonly syncWindowMs?: number;
   /** Most calls this replica runs as tasks (or may, within the window) at once. Default 256. */
   readonly maxRunning?: number;
-  /** Kinds of task besides the local runs (e.g. operation-backed; see kinds.ts). */
+  /** Kinds of task besides the local runs (e.g. operation-backed; see types.ts). */
   readonly kinds?: readonly TaskKind[];
-}
-
-/** {@link TaskOptions} after defaults. */
-export interface TaskSettings {
-  readonly ttlMs: number;
-  readonly pollIntervalMs: number;
-  readonly syncWindowMs: number;
-  readonly maxRunning: number;
-}
-
-/** Something running here that must stop when the server closes. */
-export interface RunningTask {
-  shutdown(): void;
-}
-
-/**
- * The tasks as the MCP core sees them: records in the shared store, their
- * changes on the bus, this replica's running count, and the kinds.
- */
-export interface TaskService {
-  readonly settings: TaskSettings;
-  readonly replica: string;
-  /** A new task id: 128 random bits (SEP-2663 "Task ID unguessability"). */
-  newId(): string;
-  /** Takes a slot for a run; false at `maxRunning`. */
-  acquire(): boolean;
-  /** Gives a slot back. */
-  release(): void;
-  /** Slots taken. */
-  running(): number;
-  /** Stores a new task, readable by every replica once this resolves (SEP-2663 "Task Creation"). */
-  create(record: TaskRecord): Promise<void>;
-  /** The task when it exists and belongs to `owner`; undefined otherwise, alike. */
-  find(id: string, owner: string): Promise<TaskRecord | undefined>;
-  /** The task, whoever owns it. */
-  get(id: string): Promise<TaskRecord | undefined>;
-  /**
-   * Changes a task by compare-and-set, reading it again after a lost race:
-   * `change` returns the next record, or undefined to leave it. Tells every
-   * replica watching. Returns what was written, or undefined.
-   */
-  write(id: string, change: (current: TaskRecord) => TaskRecord | undefined): Promise<TaskRecord | undefined>;
-  /** Calls `onChange` each time the task is written, wherever; resolves to the function that stops it. */
-  watch(id: string, onChange: () => void): Promise<() => void>;
-  /** The kind named on a record. */
-  kind(name: string): TaskKind;
-  /** Keeps a run until it ends, so that {@link close} can stop it; this replica's lease is renewed meanwhile. */
-  track(run: RunningTask): () => void;
-  /** Whether the replica running a task is alive (its lease holds); always, without a registry. */
-  alive(replica: string): Promise<boolean>;
-  /** Stops the runs of this replica (the server is closing). */
-  close(): void;
 }
 
 /** Longest task id looked up: anything longer was never issued. */
