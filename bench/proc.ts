@@ -31,9 +31,12 @@ export async function startChild(
   env: Record<string, string>,
   cpu?: number,
 ): Promise<Child> {
+  // BENCH_PROF=<dir>: each child writes a V8 CPU profile there when stopped (`--cpu-prof`).
+  const prof = process.env.BENCH_PROF;
   const args = [
     process.execPath,
     "--expose-gc",
+    ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}/${name}`] : []),
     "--import",
     "tsx",
     fileURLToPath(new URL(script, import.meta.url)),
@@ -90,7 +93,8 @@ export async function startChild(
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();
         proc.once("exit", () => resolve());
-        proc.kill("SIGKILL");
+        // A profiled child must exit by itself to write its profile (the servers exit on SIGINT).
+        proc.kill(prof ? "SIGINT" : "SIGKILL");
       }),
   };
 }

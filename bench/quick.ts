@@ -2,7 +2,9 @@
 // and of B2, in alternating slices — a fast check while working on the hot path (the full suite is
 // `npm run bench`). With the argument `proxy` it measures only the proxy rows instead (X1, X2: our
 // stdio proxy and mcp-remote in front of the gateway; `bench/proxy.ts`); with `observe`, the gateway
-// against itself with metrics and tracing off (GO).
+// against itself with metrics and tracing off (GO); with `ab <folder>`, against another build (a
+// copy of an earlier `dist/`); with `many <name>=<script>[?VAR=value&…] …`, any servers (paths
+// relative to bench/, environment after `?`). `BENCH_PROF=<dir>` writes a CPU profile of each.
 import { throughput } from "./load.js";
 import { type Child, startChild } from "./proc.js";
 import { measureProxies, type ProxyFigures } from "./proxy.js";
@@ -17,6 +19,26 @@ try {
     const GO = await startChild("GO", "./servers/gateway.ts", { BACKEND, OBSERVE: "off" }, 0);
     await alternate(G, GO);
     await GO.stop();
+  } else if (process.argv[2] === "many") {
+    // many <name>=<script>[?ENV=v&ENV2=v] ...: any servers, alternating (experiments on the hot path).
+    const children: Child[] = [];
+    for (const spec of process.argv.slice(3)) {
+      const eq = spec.indexOf("=");
+      const [script = "", query = ""] = spec.slice(eq + 1).split("?");
+      const name = eq > 0 ? spec.slice(0, eq) : script;
+      const env = Object.fromEntries(new URLSearchParams(query));
+      children.push(await startChild(name, script, { BACKEND, ...env }, 0));
+    }
+    await alternate(...children);
+    await Promise.all(children.map((c) => c.stop()));
+  } else if (process.argv[2] === "ab") {
+    // Two builds of the gateway: this one (G) against the one in the given folder (a copy of an
+    // earlier `dist/`), so that a change on the hot path is measured against what it replaces.
+    const other = process.argv[3];
+    if (!other) throw new Error("usage: bench/quick.ts ab <folder of another build>");
+    const G0 = await startChild("G0", "./servers/gateway.ts", { BACKEND, GATEWAY_DIST: other }, 0);
+    await alternate(G, G0);
+    await G0.stop();
   } else {
     const B2 = await startChild("B2", "./servers/b2-passthrough.ts", { BACKEND }, 0);
     await alternate(G, B2);
@@ -27,7 +49,8 @@ try {
 }
 
 /** `a` and `b` in alternating 2 s slices after a warm-up slice: req/s and CPU per call of each. */
-async function alternate(a: Child, b: Child): Promise<void> {
+async function alternate(...children: Child[]): Promise<void> {
+  const [a, b] = children as [Child, Child];
   const body = JSON.stringify({
     jsonrpc: "2.0",
     id: 1,
@@ -48,7 +71,7 @@ async function alternate(a: Child, b: Child): Promise<void> {
   };
   const totals = new Map<string, { requests: number; cpu: number }>();
   for (let i = 0; i <= SLICES; i++) {
-    for (const child of [a, b]) {
+    for (const child of children) {
       const load = { url: `http://127.0.0.1:${child.port}/mcp`, body, headers, connections: 32, seconds: 2 };
       const c0 = child.cpuSeconds();
       const r = await throughput(load);

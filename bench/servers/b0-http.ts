@@ -17,3 +17,4 @@ const server = createServer((req, res) => {
 server.listen(0, "127.0.0.1", () =>
   process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`),
 );
+process.once("SIGINT", () => process.exit(0));

@@ -3,7 +3,10 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const built = new URL("../../dist/src/index.js", import.meta.url);
+// GATEWAY_DIST: another build to run instead (`bench/quick.ts ab <dir>` compares two builds).
+const built = process.env.GATEWAY_DIST
+  ? new URL(`file://${process.env.GATEWAY_DIST}/src/index.js`)
+  : new URL("../../dist/src/index.js", import.meta.url);
 if (!existsSync(built)) throw new Error("no build in dist/: run `npm run build` first");
 const { createGateway, parseConfig } = (await import(built.href)) as typeof import("../../src/index.js");
 
