@@ -14,6 +14,7 @@ import {
   postOnce,
   sequentialLatency,
   streamRelay,
+  type Throughput,
   throughput,
 } from "./load.js";
 import { type Child, startChild } from "./proc.js";
@@ -30,6 +31,11 @@ const SOAK_REQUESTS = Number(process.env.BENCH_SOAK ?? 100_000);
 const IDLE_SESSIONS = 1_000;
 const STREAM_CALLS = 200;
 const STREAM_MESSAGES = 100;
+/** Concurrent calls of the large-reply runs (also the calls in flight the peak RSS is divided by). */
+const LARGE_CONNECTIONS = 8;
+/** The large reply whose run samples the gateway's RSS, and how often. */
+const LARGE_RSS_BYTES = 1_048_576;
+const RSS_SAMPLE_MS = 20;
 /** Alternating 1 s slices per interleaved ratio (each of the two targets gets this many). */
 const SLICE_PAIRS = Number(process.env.BENCH_SLICES ?? 16);
 /**
@@ -129,7 +135,7 @@ async function main(): Promise<void> {
     { body: statelessBody, headers: gw },
   );
   const session = await openSession(G.child.port);
-  await add(
+  const GS = await add(
     "GS gateway, 2025-11-25 session",
     G.child,
     {},
@@ -139,7 +145,7 @@ async function main(): Promise<void> {
   );
   // The same small call answered as an SSE stream: a server-streaming RPC returning one message,
   // relayed as a progress event before the result (the gateway answers plain unary calls with JSON).
-  await add(
+  const GE = await add(
     "GE gateway, 2026-07-28, SSE reply (one 1 KiB stream message)",
     G.child,
     {},
@@ -338,18 +344,50 @@ async function main(): Promise<void> {
     }
     return rb / ra;
   };
+  /**
+   * CPU per call of `b` over CPU per call of `a` in alternating 1 s slices. The slices run one at a
+   * time, so targets sharing a process (G, GS, GE) each own its CPU during their own slices.
+   */
+  const interleavedCpu = async (a: Target, b: Target): Promise<number> => {
+    const sums = new Map<Target, { cpu: number; requests: number }>([
+      [a, { cpu: 0, requests: 0 }],
+      [b, { cpu: 0, requests: 0 }],
+    ]);
+    for (let i = 0; i < SLICE_PAIRS; i++) {
+      for (const t of [a, b]) {
+        const cpu0 = t.child.cpuSeconds();
+        const r = await throughput(sliceLoad(t));
+        const cpu1 = t.child.cpuSeconds();
+        if (r.errors > 0) throw new Error(`${t.name}: ${r.errors} failed requests`);
+        const sum = sums.get(t) as { cpu: number; requests: number };
+        sum.cpu += cpu1 - cpu0;
+        sum.requests += r.requests;
+      }
+    }
+    const perCall = (t: Target) => {
+      const sum = sums.get(t) as { cpu: number; requests: number };
+      return sum.cpu / sum.requests;
+    };
+    return perCall(b) / perCall(a);
+  };
   const authRatio = await interleaved(G, GA);
-  const GS = targets.find((t) => t.name.startsWith("GS ")) as Target;
   const redisRatio = GR ? await interleaved(GS, GR) : undefined;
   const b2Ratio = await interleaved(B2, G);
   // The server is pinned to one CPU and saturated: throughput is the inverse of CPU per call.
   const observeRatio = await interleaved(GO, G);
+  // The SSE reply and the session cost against the plain stateless call, in the same process: CPU
+  // per call rather than throughput, since G, GS and GE share one gateway.
+  const geCpuRatio = await interleavedCpu(G, GE);
+  const gsCpuRatio = await interleavedCpu(G, GS);
   process.stderr.write(
-    `interleaved: added p50 ${addedP50.toFixed(3)} ms (median of pair differences ${pairedMedian.toFixed(3)}); auth interleaved ratio ${authRatio.toFixed(3)}; G/B2 interleaved ${b2Ratio.toFixed(3)}; G/GO (observability) interleaved ${observeRatio.toFixed(3)}\n`,
+    `interleaved: added p50 ${addedP50.toFixed(3)} ms (median of pair differences ${pairedMedian.toFixed(3)}); auth interleaved ratio ${authRatio.toFixed(3)}; G/B2 interleaved ${b2Ratio.toFixed(3)}; G/GO (observability) interleaved ${observeRatio.toFixed(3)}; CPU per call GE/G ${geCpuRatio.toFixed(3)}, GS/G ${gsCpuRatio.toFixed(3)}\n`,
   );
 
   // Large replies: the gateway against P, same backend reply, same concurrency.
+  // During the measured 1 MiB gateway run its RSS is sampled too: the peak over the RSS just before,
+  // per call in flight, is what one large reply costs in memory while it is relayed.
   const large: { size: string; gateway: number; sdk: number }[] = [];
+  let largeRss: { beforeBytes: number; peakBytes: number } | undefined;
   for (const [size, bytes] of [
     ["64 KiB", 65_536],
     ["1 MiB", 1_048_576],
@@ -359,19 +397,33 @@ async function main(): Promise<void> {
       throughput({
         url: `http://127.0.0.1:${t.child.port}/mcp`,
         body,
-        connections: 8,
+        connections: LARGE_CONNECTIONS,
         seconds: SECONDS,
         ...(t.headers ? { headers: t.headers } : {}),
       });
-    await run(G, statelessCall("inv_get_http_item", args));
-    const g = await run(G, statelessCall("inv_get_http_item", args));
+    const runG = () => run(G, statelessCall("inv_get_http_item", args));
+    await runG();
+    let g: Throughput;
+    if (bytes === LARGE_RSS_BYTES) {
+      const sampled = await withPeakRss(G.child, runG);
+      g = sampled.result;
+      largeRss = sampled;
+    } else g = await runG();
     await run(P, plainCall("inv_get_http_item", args));
     const p = await run(P, plainCall("inv_get_http_item", args));
     if (g.errors + p.errors > 0)
       throw new Error(`large reply ${size}: ${g.errors + p.errors} failed requests`);
     large.push({ size, gateway: g.rps, sdk: p.rps });
-    process.stderr.write(`large ${size}: gateway ${g.rps.toFixed(0)} req/s, P ${p.rps.toFixed(0)} req/s\n`);
+    const rss =
+      bytes === LARGE_RSS_BYTES && largeRss
+        ? `; gateway peak RSS ${mib(peakRssPerCall(largeRss)).toFixed(1)} MiB per in-flight call (RSS before ${mib(largeRss.beforeBytes).toFixed(1)} MiB)`
+        : "";
+    process.stderr.write(
+      `large ${size}: gateway ${g.rps.toFixed(0)} req/s, P ${p.rps.toFixed(0)} req/s${rss}\n`,
+    );
   }
+  if (!largeRss) throw new Error("the 1 MiB large-reply run sampled no RSS");
+  const largeRssPerCall = peakRssPerCall(largeRss);
 
   // Server-streaming relay: 100 × 1 KiB messages as progress events over SSE, against reading the
   // same stream directly with grpc-js.
@@ -433,17 +485,19 @@ async function main(): Promise<void> {
   const b1p50 = median(b1);
   const checks = [
     {
-      target: "gateway CPU per call ≤ 1/5 of P",
+      target: "gateway CPU per call ≤ 1/10 of P",
       value: m(G, "cpuPerCall") / m(P, "cpuPerCall"),
-      limit: 0.2,
+      limit: 0.1,
       lower: true,
     },
     { target: "gateway throughput ≥ 3× P", value: m(G, "rps") / m(P, "rps"), limit: 3, lower: false },
-    { target: "gateway throughput ≥ 0.6× B2 (interleaved)", value: b2Ratio, limit: 0.6, lower: false },
+    { target: "gateway throughput ≥ 0.85× B2 (interleaved)", value: b2Ratio, limit: 0.85, lower: false },
+    { target: "GE CPU per call ≤ 1.25× G (interleaved)", value: geCpuRatio, limit: 1.25, lower: true },
+    { target: "GS CPU per call ≤ 1.25× G (interleaved)", value: gsCpuRatio, limit: 1.25, lower: true },
     {
-      target: "added p50 latency over B1 ≤ 0.25 ms (interleaved)",
+      target: "added p50 latency over B1 ≤ 0.15 ms (interleaved)",
       value: addedP50,
-      limit: 0.25,
+      limit: 0.15,
       lower: true,
     },
     {
@@ -471,11 +525,17 @@ async function main(): Promise<void> {
       lower: false,
     },
     {
-      target: "stream relay events/s ≥ 0.5× direct gRPC read",
+      target: "stream relay events/s ≥ 0.85× direct gRPC read",
       value: relay.eventsPerSecond / direct,
-      limit: 0.5,
+      limit: 0.85,
       lower: false,
     },
+    ...large.map((l) => ({
+      target: `large reply ${l.size}: gateway ≥ 1.5× P`,
+      value: l.gateway / l.sdk,
+      limit: 1.5,
+      lower: false,
+    })),
     {
       target: "memory per idle 2024-11-05 session ≤ 20 KiB (RSS)",
       value: perSessionRss / 1024,
@@ -522,6 +582,8 @@ async function main(): Promise<void> {
     b2InterleavedRatio: Number(b2Ratio.toFixed(3)),
     observeInterleavedRatio: Number(observeRatio.toFixed(3)),
     observeCpuPerCallRatio: Number((m(G, "cpuPerCall") / m(GO, "cpuPerCall")).toFixed(3)),
+    geCpuInterleavedRatio: Number(geCpuRatio.toFixed(3)),
+    gsCpuInterleavedRatio: Number(gsCpuRatio.toFixed(3)),
     ...(GR && redisRatio !== undefined
       ? {
           redis: {
@@ -535,6 +597,8 @@ async function main(): Promise<void> {
     checks,
     gatewayCpuPerCallUs: Math.round(m(G, "cpuPerCall")),
     largeReplies: large.map((l) => ({ ...l, ratio: Number((l.gateway / l.sdk).toFixed(2)) })),
+    largeReplyPeakRssPerCallMiB: Number(mib(largeRssPerCall).toFixed(2)),
+    largeReplyRssBeforeMiB: Number(mib(largeRss.beforeBytes).toFixed(1)),
     stream: {
       gatewayEventsPerSecond: Math.round(relay.eventsPerSecond),
       directEventsPerSecond: Math.round(direct),
@@ -562,6 +626,8 @@ async function main(): Promise<void> {
       (l) =>
         `| ${l.size} | ${l.gateway.toFixed(0)} | ${l.sdk.toFixed(0)} | ${(l.gateway / l.sdk).toFixed(2)} |`,
     ),
+    "",
+    `Peak RSS per in-flight 1 MiB call: ${mib(largeRssPerCall).toFixed(2)} MiB (RSS before ${mib(largeRss.beforeBytes).toFixed(1)} MiB).`,
     "",
     `Streaming relay (${STREAM_MESSAGES} × 1 KiB per call, 4 concurrent): gateway ${relay.eventsPerSecond.toFixed(0)} events/s, direct gRPC ${direct.toFixed(0)} events/s; time to first event ${ttfe.toFixed(3)} ms.`,
     `Idle 2024-11-05 sessions: ${(perSessionRss / 1024).toFixed(1)} KiB RSS, ${(perSessionHeap / 1024).toFixed(1)} KiB heap each (${IDLE_SESSIONS} sessions).`,
@@ -645,6 +711,39 @@ function commitId(): string {
   } catch {
     return "unknown";
   }
+}
+
+/**
+ * Runs `run` while sampling `child`'s RSS every RSS_SAMPLE_MS; returns its result, the RSS sampled
+ * just before and the highest seen (at least the one before, so the difference is never negative).
+ */
+async function withPeakRss<T>(
+  child: Child,
+  run: () => Promise<T>,
+): Promise<{ result: T; beforeBytes: number; peakBytes: number }> {
+  const beforeBytes = child.rssBytes();
+  let peakBytes = beforeBytes;
+  const sample = () => {
+    peakBytes = Math.max(peakBytes, child.rssBytes());
+  };
+  const timer = setInterval(sample, RSS_SAMPLE_MS);
+  try {
+    const result = await run();
+    sample();
+    return { result, beforeBytes, peakBytes };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The peak RSS growth of a large-reply run spread over its calls in flight, in bytes. */
+function peakRssPerCall(rss: { beforeBytes: number; peakBytes: number }): number {
+  return (rss.peakBytes - rss.beforeBytes) / LARGE_CONNECTIONS;
+}
+
+/** Bytes in MiB. */
+function mib(bytes: number): number {
+  return bytes / 2 ** 20;
 }
 
 /** The Redis for the GR row (REDIS_URL, else the local default), if one answers. */
