@@ -286,12 +286,12 @@ export function createConnectionPool(options: ConnectionPoolOptions): Connection
       for (let attempt = 0; ; attempt++) {
         const c = acquire();
         try {
-          const stream = c.session.request(headers, requestOptions);
+          const stream = c.session.request(headers, requestOptions) as PooledStream;
           c.active++;
-          stream.on("close", () => {
-            c.active--;
-            if (c.retired && c.active === 0) closeSoon(c);
-          });
+          stream[CONNECTION] = c;
+          stream[CLOSE_SOON] = closeSoon;
+          // One listener shared by every stream, rather than a closure per call (the hot path).
+          stream.on("close", onStreamClose);
           return stream;
         } catch (err) {
           retire(c);
@@ -341,6 +341,23 @@ export function createConnectionPool(options: ConnectionPoolOptions): Connection
       }
     },
   };
+}
+
+const CONNECTION = Symbol("connection");
+const CLOSE_SOON = Symbol("closeSoon");
+
+/** A stream of the pool, carrying what its `close` listener needs. */
+interface PooledStream extends ClientHttp2Stream {
+  [CONNECTION]?: Connection;
+  [CLOSE_SOON]?: (c: Connection) => void;
+}
+
+/** A stream ended: its connection has room for another; a retired one closes with its last stream. */
+function onStreamClose(this: PooledStream): void {
+  const c = this[CONNECTION];
+  if (!c) return;
+  c.active--;
+  if (c.retired && c.active === 0) this[CLOSE_SOON]?.(c);
 }
 
 /** Why a connection that closed without an error before the peer's SETTINGS failed, as far as can be told. */

@@ -20,7 +20,7 @@ import {
 } from "@connectrpc/connect";
 import type { TlsConnectOptions } from "./backend-tls.js";
 import { trailerStatus } from "./grpc-status.js";
-import { type ConnectionPoolOptions, createConnectionPool } from "./h2-connections.js";
+import { type ConnectionPool, type ConnectionPoolOptions, createConnectionPool } from "./h2-connections.js";
 import { httpStatusCode, resetError } from "./h2-errors.js";
 import type { StaticHeaders } from "./static-headers.js";
 
@@ -32,17 +32,15 @@ type HeadersInit = ConstructorParameters<typeof Headers>[0];
  * coarse timer checks every in-flight call instead of a timer per call.
  */
 const DEADLINE_TICK_MS = 50;
-const deadlines = new Set<{ readonly at: number; readonly expire: () => void }>();
+const deadlines = new Set<{ readonly at: number; expire(): void }>();
 let deadlineTimer: NodeJS.Timeout | undefined;
 
-function watchDeadline(at: number, expire: () => void): { readonly at: number; readonly expire: () => void } {
-  const entry = { at, expire };
+function watchDeadline(entry: { readonly at: number; expire(): void }): void {
   deadlines.add(entry);
   if (!deadlineTimer) {
     deadlineTimer = setInterval(sweepDeadlines, DEADLINE_TICK_MS);
     deadlineTimer.unref();
   }
-  return entry;
 }
 
 function sweepDeadlines(): void {
@@ -146,12 +144,7 @@ export function createH2GrpcTransport(options: H2GrpcOptions): H2GrpcTransport {
       ? { ...options.headers, ...protocolHeaders() }
       : undefined;
 
-  /** Writes the request on a new HTTP/2 stream; throws (UNAVAILABLE) if none can be opened. */
-  function request(path: string, headers: { [k: string]: string }, frame: Buffer): ClientHttp2Stream {
-    const stream = pool.request({ ...headers, [constants.HTTP2_HEADER_PATH]: path }, REQUEST_OPTIONS);
-    stream.end(frame);
-    return stream;
-  }
+  const backend: Backend = { pool, label, maxMessageBytes };
 
   /**
    * Runs one call: sends the request, splits the body into messages as it
@@ -166,8 +159,8 @@ export function createH2GrpcTransport(options: H2GrpcOptions): H2GrpcTransport {
     input: MessageInitShape<I>,
     sink: CallSink<MessageShape<O>>,
   ): CallControl {
-    const path = `${pathPrefix}/${method.parent.typeName}/${method.name}`;
     const headers: { [k: string]: string } = fixedHeaders ? { ...fixedHeaders } : protocolHeaders();
+    headers[constants.HTTP2_HEADER_PATH] = `${pathPrefix}/${method.parent.typeName}/${method.name}`;
     if (timeoutMs !== undefined && timeoutMs > 0) headers["grpc-timeout"] = `${Math.ceil(timeoutMs)}m`;
     if (header) addHeaders(headers, header);
     const message = isMessage(input, method.input) ? input : create(method.input, input);
@@ -176,187 +169,7 @@ export function createH2GrpcTransport(options: H2GrpcOptions): H2GrpcTransport {
     frame[0] = 0;
     frame.writeUInt32BE(bytes.length, 1);
     frame.set(bytes, 5);
-
-    let stream = request(path, headers, frame);
-    let retried = false;
-    let done = false;
-    const finish = (err: ConnectError | undefined) => {
-      if (done) return;
-      done = true;
-      if (deadline) deadlines.delete(deadline);
-      signal?.removeEventListener("abort", onAbort);
-      // A backend that enforces the deadline itself often answers CANCELLED; the caller, who did not
-      // cancel, sees the deadline it set pass, as gRPC clients report it (doc/deadlines.md).
-      if (err?.code === Code.Canceled && !signal?.aborted && deadline && Date.now() >= deadline.at) {
-        err = timedOut();
-      }
-      sink.end(err);
-    };
-    const fail = (err: ConnectError) => {
-      if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
-      finish(err);
-    };
-    const onAbort = () => fail(new ConnectError("the call was cancelled", Code.Canceled));
-    const timedOut = () =>
-      new ConnectError(
-        `${label} did not complete the call within its deadline of ${timeoutMs} ms`,
-        Code.DeadlineExceeded,
-      );
-    const deadline =
-      timeoutMs !== undefined && timeoutMs > 0
-        ? watchDeadline(Date.now() + timeoutMs, () => fail(timedOut()))
-        : undefined;
-
-    function listen(s: ClientHttp2Stream): void {
-      // Chunks of an incomplete message, joined once `need` bytes are in: a large message arrives in
-      // many 16 KiB DATA frames, and joining at each one would copy it over and over.
-      let pending: Buffer[] = [];
-      let size = 0;
-      let need = 5;
-      let responseHeaders: IncomingHttpHeaders | undefined;
-      let trailers: IncomingHttpHeaders | undefined;
-      const current = () => stream === s && !done;
-      // The stream forgets its session once it is closed; a refusal must retire this one.
-      const owner = s.session;
-
-      s.on("response", (h) => {
-        if (!current()) return;
-        responseHeaders = h;
-        const status = Number(h[constants.HTTP2_HEADER_STATUS]);
-        if (status !== 200) {
-          return fail(new ConnectError(`HTTP ${status} from ${label}`, httpStatusCode(status)));
-        }
-        // A response is gRPC only with a gRPC content-type (PROTOCOL-HTTP2 "Responses"), unless it
-        // is Trailers-Only; an HTML page from a proxy must not be read as length-prefixed messages.
-        const type = h["content-type"];
-        if (h["grpc-status"] === undefined && !GRPC_CONTENT_TYPE.test(type ?? "")) {
-          fail(
-            new ConnectError(
-              `${label} answered HTTP 200 with content-type ${type ? `"${type}"` : "missing"}, not a gRPC response`,
-              httpStatusCode(status),
-            ),
-          );
-        }
-      });
-      s.on("data", (chunk: Buffer) => {
-        if (!current()) return;
-        pending.push(chunk);
-        size += chunk.length;
-        if (size < need) return;
-        let buf = pending.length === 1 ? chunk : Buffer.concat(pending, size);
-        need = 5;
-        while (buf.length >= 5) {
-          const length = buf.readUInt32BE(1);
-          if (buf[0] === 1) {
-            return fail(
-              new ConnectError(`${label} sent a compressed reply, which was not asked for`, Code.Internal),
-            );
-          }
-          if (buf[0] !== 0) {
-            // PROTOCOL-HTTP2 "Length-Prefixed-Message": the Compressed-Flag is 0 or 1.
-            return fail(
-              new ConnectError(
-                `${label} sent a reply that is not gRPC framing (flag byte ${buf[0]}, not 0 or 1)`,
-                Code.Internal,
-              ),
-            );
-          }
-          if (length > maxMessageBytes) {
-            return fail(
-              new ConnectError(
-                `${label} sent a reply message of ${length} bytes (limit ${maxMessageBytes})`,
-                Code.ResourceExhausted,
-              ),
-            );
-          }
-          if (buf.length < 5 + length) {
-            need = 5 + length;
-            break;
-          }
-          let value: MessageShape<O>;
-          try {
-            value = fromBinary(method.output, buf.subarray(5, 5 + length));
-          } catch (err) {
-            return fail(
-              new ConnectError(
-                `${label}'s reply is not a valid ${method.output.typeName}: ${(err as Error).message}`,
-                Code.Internal,
-              ),
-            );
-          }
-          const refused = sink.message(value);
-          if (refused) return fail(refused);
-          if (done) return;
-          buf = buf.subarray(5 + length);
-        }
-        pending = buf.length > 0 ? [buf] : [];
-        size = buf.length;
-      });
-      s.on("trailers", (t) => {
-        trailers = t;
-      });
-      s.on("error", (err) => {
-        if (!current()) return;
-        const code = s.rstCode;
-        if (code === constants.NGHTTP2_REFUSED_STREAM || code === constants.NGHTTP2_ENHANCE_YOUR_CALM) {
-          // The peer refuses new streams on this connection (RFC 9113 §8.7 for REFUSED_STREAM; Node
-          // servers answer ENHANCE_YOUR_CALM once their session memory is spent). Either way the
-          // stream was refused before the request was dispatched, so one more try on a new
-          // connection is safe; our own memory limit is set far above what flow control lets in.
-          if (owner) pool.refused(owner, code);
-          if (!responseHeaders && !retried) {
-            retried = true;
-            try {
-              stream = request(path, headers, frame);
-            } catch (e) {
-              return finish(ConnectError.from(e));
-            }
-            return listen(stream);
-          }
-        }
-        if ((err as NodeJS.ErrnoException).code === "ERR_HTTP2_STREAM_ERROR") {
-          return fail(resetError(label, code));
-        }
-        // The connection failed under the call: UNAVAILABLE, as gRPC reports a transport failure.
-        fail(pool.failure(owner, err));
-      });
-      s.on("close", () => {
-        if (!current()) return;
-        // Trailers-only responses carry the status in the headers.
-        const status =
-          trailers ?? (responseHeaders?.["grpc-status"] !== undefined ? responseHeaders : undefined);
-        if (!status) {
-          if (!owner || owner.destroyed) return finish(pool.failure(owner));
-          // The backend ended the stream (END_STREAM, or a reset Node reports without an error event:
-          // NO_ERROR, CANCEL) without the trailers that carry the status.
-          return finish(
-            s.rstCode === constants.NGHTTP2_NO_ERROR
-              ? new ConnectError(`${label} ended the call without trailers (no grpc-status)`, Code.Internal)
-              : resetError(label, s.rstCode),
-          );
-        }
-        const error = trailerStatus(status, label);
-        if (!error && size > 0) {
-          return finish(new ConnectError(`${label} sent a truncated reply message`, Code.Internal));
-        }
-        finish(error);
-      });
-    }
-
-    if (signal?.aborted) onAbort();
-    else {
-      signal?.addEventListener("abort", onAbort, { once: true });
-      listen(stream);
-    }
-    return {
-      pause: () => stream.pause(),
-      resume: () => {
-        if (stream.isPaused()) stream.resume();
-      },
-      cancel: () => {
-        if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
-      },
-    };
+    return new GrpcCall(backend, method.output, signal, timeoutMs, headers, frame, sink);
   }
 
   return {
@@ -471,6 +284,298 @@ export function createH2GrpcTransport(options: H2GrpcOptions): H2GrpcTransport {
       return new LazyResponse(true, method.parent, method, messages());
     },
   };
+}
+
+/** What every call to one backend shares. */
+interface Backend {
+  readonly pool: ConnectionPool;
+  readonly label: string;
+  readonly maxMessageBytes: number;
+}
+
+/** The call a stream carries, for the stream listeners below. */
+const CALL = Symbol("call");
+type CallStream = ClientHttp2Stream & { [CALL]?: GrpcCall<DescMessage> };
+
+/**
+ * One call on an HTTP/2 stream (sent once more on a new stream if the first
+ * is refused). A class, and listeners shared by every stream that find their
+ * call on the stream, so that a call allocates a handful of objects rather
+ * than a closure per event (the gateway's hot path; `bench/quick.ts ab`). It
+ * is its own abort listener (`handleEvent`) and deadline entry.
+ */
+class GrpcCall<O extends DescMessage> implements CallControl {
+  stream: CallStream;
+  private retried = false;
+  private done = false;
+  /** Chunks of an incomplete message, joined once `need` bytes are in (a large message arrives in many 16 KiB DATA frames, and joining at each one would copy it over and over). */
+  private pending: Buffer[] = [];
+  private size = 0;
+  private need = 5;
+  private responseHeaders: IncomingHttpHeaders | undefined;
+  private trailers: IncomingHttpHeaders | undefined;
+  /** The connection of the current stream. */
+  private owner: ClientHttp2Stream["session"] = undefined;
+  /** The deadline's time, when the call has one (the entry {@link watchDeadline} sweeps). */
+  readonly at: number;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly output: O,
+    private readonly signal: AbortSignal | undefined,
+    private readonly timeoutMs: number | undefined,
+    private readonly headers: { [k: string]: string },
+    private readonly frame: Buffer,
+    private readonly sink: CallSink<MessageShape<O>>,
+  ) {
+    this.stream = this.open();
+    this.at = timeoutMs !== undefined && timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+    if (this.at > 0) watchDeadline(this);
+    if (signal?.aborted) this.handleEvent();
+    else {
+      signal?.addEventListener("abort", this, { once: true });
+      this.listen(this.stream);
+    }
+  }
+
+  /** Writes the request on a new HTTP/2 stream; throws (UNAVAILABLE) if none can be opened. */
+  private open(): CallStream {
+    const stream: CallStream = this.backend.pool.request(this.headers, REQUEST_OPTIONS);
+    stream.end(this.frame);
+    return stream;
+  }
+
+  private listen(s: CallStream): void {
+    // The stream forgets its session once it is closed; a refusal must retire this one.
+    this.owner = s.session;
+    s[CALL] = this as unknown as GrpcCall<DescMessage>;
+    s.on("response", onResponse);
+    s.on("data", onData);
+    s.on("trailers", onTrailers);
+    s.on("error", onError);
+    s.on("close", onClose);
+  }
+
+  /** Whether events of `s` still matter: it is the call's stream and the call is not over. */
+  current(s: CallStream): boolean {
+    return this.stream === s && !this.done;
+  }
+
+  /** The signal aborted: the caller cancelled. */
+  handleEvent(): void {
+    this.fail(new ConnectError("the call was cancelled", Code.Canceled));
+  }
+
+  /** The deadline passed without an answer. */
+  expire(): void {
+    this.fail(this.timedOut());
+  }
+
+  private timedOut(): ConnectError {
+    return new ConnectError(
+      `${this.backend.label} did not complete the call within its deadline of ${this.timeoutMs} ms`,
+      Code.DeadlineExceeded,
+    );
+  }
+
+  finish(err: ConnectError | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.at > 0) deadlines.delete(this);
+    this.signal?.removeEventListener("abort", this);
+    // A backend that enforces the deadline itself often answers CANCELLED; the caller, who did not
+    // cancel, sees the deadline it set pass, as gRPC clients report it (doc/deadlines.md).
+    if (err?.code === Code.Canceled && !this.signal?.aborted && this.at > 0 && Date.now() >= this.at) {
+      err = this.timedOut();
+    }
+    this.sink.end(err);
+  }
+
+  fail(err: ConnectError): void {
+    if (!this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL);
+    this.finish(err);
+  }
+
+  onResponse(h: IncomingHttpHeaders): void {
+    const label = this.backend.label;
+    this.responseHeaders = h;
+    const status = Number(h[constants.HTTP2_HEADER_STATUS]);
+    if (status !== 200) {
+      this.fail(new ConnectError(`HTTP ${status} from ${label}`, httpStatusCode(status)));
+      return;
+    }
+    // A response is gRPC only with a gRPC content-type (PROTOCOL-HTTP2 "Responses"), unless it
+    // is Trailers-Only; an HTML page from a proxy must not be read as length-prefixed messages.
+    const type = h["content-type"];
+    if (h["grpc-status"] === undefined && !GRPC_CONTENT_TYPE.test(type ?? "")) {
+      this.fail(
+        new ConnectError(
+          `${label} answered HTTP 200 with content-type ${type ? `"${type}"` : "missing"}, not a gRPC response`,
+          httpStatusCode(status),
+        ),
+      );
+    }
+  }
+
+  onData(chunk: Buffer): void {
+    const { label, maxMessageBytes } = this.backend;
+    this.pending.push(chunk);
+    this.size += chunk.length;
+    if (this.size < this.need) return;
+    let buf = this.pending.length === 1 ? chunk : Buffer.concat(this.pending, this.size);
+    this.need = 5;
+    while (buf.length >= 5) {
+      const length = buf.readUInt32BE(1);
+      if (buf[0] === 1) {
+        this.fail(
+          new ConnectError(`${label} sent a compressed reply, which was not asked for`, Code.Internal),
+        );
+        return;
+      }
+      if (buf[0] !== 0) {
+        // PROTOCOL-HTTP2 "Length-Prefixed-Message": the Compressed-Flag is 0 or 1.
+        this.fail(
+          new ConnectError(
+            `${label} sent a reply that is not gRPC framing (flag byte ${buf[0]}, not 0 or 1)`,
+            Code.Internal,
+          ),
+        );
+        return;
+      }
+      if (length > maxMessageBytes) {
+        this.fail(
+          new ConnectError(
+            `${label} sent a reply message of ${length} bytes (limit ${maxMessageBytes})`,
+            Code.ResourceExhausted,
+          ),
+        );
+        return;
+      }
+      if (buf.length < 5 + length) {
+        this.need = 5 + length;
+        break;
+      }
+      let value: MessageShape<O>;
+      try {
+        value = fromBinary(this.output, buf.subarray(5, 5 + length));
+      } catch (err) {
+        this.fail(
+          new ConnectError(
+            `${label}'s reply is not a valid ${this.output.typeName}: ${(err as Error).message}`,
+            Code.Internal,
+          ),
+        );
+        return;
+      }
+      const refused = this.sink.message(value);
+      if (refused) {
+        this.fail(refused);
+        return;
+      }
+      if (this.done) return;
+      buf = buf.subarray(5 + length);
+    }
+    if (buf.length > 0) this.pending = [buf];
+    else if (this.pending.length > 0) this.pending = [];
+    this.size = buf.length;
+  }
+
+  onTrailers(t: IncomingHttpHeaders): void {
+    this.trailers = t;
+  }
+
+  onError(s: CallStream, err: Error): void {
+    const { pool, label } = this.backend;
+    const code = s.rstCode;
+    const owner = this.owner;
+    if (code === constants.NGHTTP2_REFUSED_STREAM || code === constants.NGHTTP2_ENHANCE_YOUR_CALM) {
+      // The peer refuses new streams on this connection (RFC 9113 §8.7 for REFUSED_STREAM; Node
+      // servers answer ENHANCE_YOUR_CALM once their session memory is spent). Either way the
+      // stream was refused before the request was dispatched, so one more try on a new
+      // connection is safe; our own memory limit is set far above what flow control lets in.
+      if (owner) pool.refused(owner, code);
+      if (!this.responseHeaders && !this.retried) {
+        this.retried = true;
+        try {
+          this.stream = this.open();
+        } catch (e) {
+          this.finish(ConnectError.from(e));
+          return;
+        }
+        this.listen(this.stream);
+        return;
+      }
+    }
+    if ((err as NodeJS.ErrnoException).code === "ERR_HTTP2_STREAM_ERROR") {
+      this.fail(resetError(label, code));
+      return;
+    }
+    // The connection failed under the call: UNAVAILABLE, as gRPC reports a transport failure.
+    this.fail(pool.failure(owner, err));
+  }
+
+  onClose(s: CallStream): void {
+    const { pool, label } = this.backend;
+    // Trailers-only responses carry the status in the headers.
+    const status =
+      this.trailers ??
+      (this.responseHeaders?.["grpc-status"] !== undefined ? this.responseHeaders : undefined);
+    if (!status) {
+      const owner = this.owner;
+      if (!owner || owner.destroyed) {
+        this.finish(pool.failure(owner));
+        return;
+      }
+      // The backend ended the stream (END_STREAM, or a reset Node reports without an error event:
+      // NO_ERROR, CANCEL) without the trailers that carry the status.
+      this.finish(
+        s.rstCode === constants.NGHTTP2_NO_ERROR
+          ? new ConnectError(`${label} ended the call without trailers (no grpc-status)`, Code.Internal)
+          : resetError(label, s.rstCode),
+      );
+      return;
+    }
+    const error = trailerStatus(status, label);
+    if (!error && this.size > 0) {
+      this.finish(new ConnectError(`${label} sent a truncated reply message`, Code.Internal));
+      return;
+    }
+    this.finish(error);
+  }
+
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    if (this.stream.isPaused()) this.stream.resume();
+  }
+
+  cancel(): void {
+    if (!this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL);
+  }
+}
+
+// The stream listeners, shared by every call: `this` is the stream, which carries its call.
+function onResponse(this: CallStream, h: IncomingHttpHeaders): void {
+  const call = this[CALL];
+  if (call?.current(this)) call.onResponse(h);
+}
+function onData(this: CallStream, chunk: Buffer): void {
+  const call = this[CALL];
+  if (call?.current(this)) call.onData(chunk);
+}
+function onTrailers(this: CallStream, t: IncomingHttpHeaders): void {
+  const call = this[CALL];
+  if (call?.stream === this) call.onTrailers(t);
+}
+function onError(this: CallStream, err: Error): void {
+  const call = this[CALL];
+  if (call?.current(this)) call.onError(this, err);
+}
+function onClose(this: CallStream): void {
+  const call = this[CALL];
+  if (call?.current(this)) call.onClose(this);
 }
 
 /** Adds caller metadata; HTTP/2 forbids connection-specific and pseudo headers from callers. */
