@@ -1,5 +1,6 @@
 import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
 import autocannon from "autocannon";
+import type { InventoryServiceClient } from "../gen/grpc-js/mcpengine/testing/v1/catalog.js";
 
 /** Throughput of one target over `seconds` at `connections` concurrent requests. */
 export interface Throughput {
@@ -225,4 +226,32 @@ export async function openIdleSse(url: string, count: number): Promise<{ close()
       for (const r of requests) r.destroy();
     },
   };
+}
+
+/** Events per second reading TailItem streams directly with grpc-js. */
+export async function directStream(
+  client: InventoryServiceClient,
+  request: { sku: string; count: number },
+  calls: number,
+  concurrency: number,
+): Promise<number> {
+  let next = 0;
+  let events = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < calls) {
+        next++;
+        await new Promise<void>((resolve, reject) => {
+          const call = client.tailItem(request);
+          call.on("data", () => {
+            events++;
+          });
+          call.on("end", resolve);
+          call.on("error", reject);
+        });
+      }
+    }),
+  );
+  return events / (Number(process.hrtime.bigint() - start) / 1e9);
 }

@@ -1,11 +1,14 @@
 // `npm run build && node --import tsx bench/quick.ts`: CPU per small call of the gateway (2026-07-28)
 // and of B2, in alternating slices — a fast check while working on the hot path (the full suite is
 // `npm run bench`). With the argument `proxy` it measures only the proxy rows instead (X1, X2: our
-// stdio proxy and mcp-remote in front of the gateway; `bench/proxy.ts`); with `observe`, the gateway
+// stdio proxy and mcp-remote in front of the gateway; `bench/proxy.ts`); with `relay`, the
+// streaming relay against a direct gRPC read, alternating, with the gateway's CPU per event; with `observe`, the gateway
 // against itself with metrics and tracing off (GO); with `ab <folder>`, against another build (a
 // copy of an earlier `dist/`); with `many <name>=<script>[?VAR=value&…] …`, any servers (paths
 // relative to bench/, environment after `?`). `BENCH_PROF=<dir>` writes a CPU profile of each.
-import { throughput } from "./load.js";
+import { credentials } from "@grpc/grpc-js";
+import { InventoryServiceClient } from "../gen/grpc-js/mcpengine/testing/v1/catalog.js";
+import { directStream, streamRelay, throughput } from "./load.js";
 import { type Child, startChild } from "./proc.js";
 import { measureProxies, type ProxyFigures } from "./proxy.js";
 
@@ -15,6 +18,7 @@ const BACKEND = `127.0.0.1:${backend.port}`;
 const G = await startChild("G", "./servers/gateway.ts", { BACKEND }, 0);
 try {
   if (process.argv[2] === "proxy") await proxyRows(G);
+  else if (process.argv[2] === "relay") await relayRows(G, BACKEND);
   else if (process.argv[2] === "observe") {
     const GO = await startChild("GO", "./servers/gateway.ts", { BACKEND, OBSERVE: "off" }, 0);
     await alternate(G, GO);
@@ -117,5 +121,51 @@ async function proxyRows(gateway: Child): Promise<void> {
   process.stdout.write(line(r.ours) + line(r.remote));
   process.stdout.write(
     `CPU per call, ours / mcp-remote: ${(r.ours.cpuPerCallUs / r.remote.cpuPerCallUs).toFixed(3)}\n`,
+  );
+}
+
+/** The streaming relay (100 × 1 KiB progress events per call, 4 at once) against a direct gRPC read, alternating. */
+async function relayRows(gateway: Child, backendAddress: string): Promise<void> {
+  const client = new InventoryServiceClient(backendAddress, credentials.createInsecure());
+  const request = { sku: "S", count: 100 };
+  const call = {
+    url: `http://127.0.0.1:${gateway.port}/mcp`,
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: {
+        name: "inv_tail_item",
+        arguments: request,
+        _meta: {
+          progressToken: "p",
+          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+          "io.modelcontextprotocol/clientCapabilities": {},
+        },
+      },
+    }),
+    headers: {
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/call",
+      "mcp-name": "inv_tail_item",
+    },
+  };
+  const calls = Number(process.env.QUICK_RELAY_CALLS ?? 200);
+  let relayed = 0;
+  let direct = 0;
+  let cpu = 0;
+  for (let i = 0; i <= SLICES; i++) {
+    const c0 = gateway.cpuSeconds();
+    const r = await streamRelay({ ...call, calls, concurrency: 4, expectEvents: request.count });
+    const c1 = gateway.cpuSeconds();
+    const d = await directStream(client, request, calls, 4);
+    if (i === 0) continue; // warm-up
+    relayed += r.eventsPerSecond;
+    direct += d;
+    cpu += (c1 - c0) / (calls * request.count);
+  }
+  client.close();
+  process.stdout.write(
+    `relay ${Math.round(relayed / SLICES)} events/s, direct ${Math.round(direct / SLICES)} events/s, ratio ${(relayed / direct).toFixed(3)}; gateway ${((cpu / SLICES) * 1e6).toFixed(1)} µs CPU/event\n`,
   );
 }

@@ -8,6 +8,7 @@ import { credentials } from "@grpc/grpc-js";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { InventoryServiceClient } from "../gen/grpc-js/mcpengine/testing/v1/catalog.js";
 import {
+  directStream,
   firstEventLatency,
   median,
   openIdleSse,
@@ -784,34 +785,6 @@ async function openSession(port: number): Promise<string> {
   const id = res.headers.get("mcp-session-id");
   if (!id) throw new Error(`initialize answered ${res.status} without a session`);
   return id;
-}
-
-/** Events per second reading TailItem streams directly with grpc-js. */
-async function directStream(
-  client: InventoryServiceClient,
-  request: { sku: string; count: number },
-  calls: number,
-  concurrency: number,
-): Promise<number> {
-  let next = 0;
-  let events = 0;
-  const start = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < calls) {
-        next++;
-        await new Promise<void>((resolve, reject) => {
-          const call = client.tailItem(request);
-          call.on("data", () => {
-            events++;
-          });
-          call.on("end", resolve);
-          call.on("error", reject);
-        });
-      }
-    }),
-  );
-  return events / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
 await main();
