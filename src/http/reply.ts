@@ -14,7 +14,7 @@ import {
   type RequestId,
 } from "../mcp/index.js";
 import type { ReplyStream } from "./session-streams.js";
-import { SSE_HEADERS, sseEvent } from "./sse.js";
+import { SSE_HEADERS, sseEvent, writeBatched } from "./sse.js";
 
 export const JSON_HEADERS = { "content-type": "application/json" } as const;
 
@@ -50,7 +50,7 @@ export class Reply {
       this.started = true;
       this.res.writeHead(200, { ...SSE_HEADERS, ...this.extra });
     }
-    this.res.write(sseEvent(message));
+    writeBatched(this.res, sseEvent(message));
   }
 
   /**

@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import { ErrorCode, failure, type RequestId } from "../mcp/index.js";
 import type { Attachment, LiveSession, SessionContext } from "./live-session.js";
 import { andThen, quietly, serial, settled, type Tail } from "./maybe-promise.js";
+import { writeBatched } from "./sse.js";
 import { eventId, SseConnection, sseFrame } from "./sse-connection.js";
 
 /** Id of the standalone stream of a session (the GET stream). */
@@ -89,7 +90,7 @@ export function createSessionStreams(ctx: SessionContext) {
   function notify(live: LiveSession, message: unknown): void {
     const data = JSON.stringify(message);
     if (live.era === "legacy") {
-      if (live.legacyRes) live.legacyRes.write(`event: message\ndata: ${data}\n\n`);
+      if (live.legacyRes) writeBatched(live.legacyRes, `event: message\ndata: ${data}\n\n`);
       else quietly(bus.publish(live.id, { kind: "notify", data }));
       return;
     }

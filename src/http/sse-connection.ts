@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { SSE_HEADERS } from "./sse.js";
+import { SSE_HEADERS, writeBatched } from "./sse.js";
 
 /** The id of event `seq` of stream `stream` (`<stream>_<seq>`; `_0` primes a stream). */
 export function eventId(stream: string, seq: number): string {
@@ -65,7 +65,7 @@ export class SseConnection {
   }
 
   write(frame: string): void {
-    if (this.open) this.res.write(frame);
+    if (this.open) writeBatched(this.res, frame);
   }
 
   /** Ends the response, with a last frame in the same write when given. */

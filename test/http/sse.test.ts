@@ -11,12 +11,29 @@ function sink() {
     writableEnded: false,
     destroyed: false,
     flushed: false,
+    writableCorked: 0,
+    /** Socket writes: one per write while not corked, one per uncork that had something gathered. */
+    flushes: 0,
+    gathered: false,
+    cork() {
+      res.writableCorked++;
+    },
+    uncork() {
+      if (res.writableCorked === 0) return;
+      res.writableCorked--;
+      if (res.writableCorked === 0 && res.gathered) {
+        res.flushes++;
+        res.gathered = false;
+      }
+    },
     writeHead(_status: number, headers: Record<string, string>) {
       res.headers = headers;
       return res;
     },
     write(chunk: string) {
       res.text += chunk;
+      if (res.writableCorked > 0) res.gathered = true;
+      else res.flushes++;
       return true;
     },
     end(chunk?: string) {
@@ -58,6 +75,20 @@ describe("SSE connections", () => {
       'id: 7_0\nretry: 1000\ndata: \n\nid: 7_1\nevent: message\ndata: {"n":1}\n\nid: 7_2\nevent: message\ndata: {"n":2}\n\n',
     );
     expect(res.writableEnded).toBe(true);
+  });
+
+  it("gathers the events written in one tick into one socket write", async () => {
+    const res = sink();
+    const conn = new SseConnection(res as unknown as ServerResponse, {}, { keepAliveMs: 0 }, () => {});
+    for (let n = 1; n <= 3; n++) conn.write(sseFrame("7", n, `{"n":${n}}`));
+    expect(res.flushes).toBe(0);
+    await new Promise((r) => process.nextTick(r));
+    expect(res.flushes).toBe(1);
+    expect(res.writableCorked).toBe(0);
+    conn.write(sseFrame("7", 4, '{"n":4}'));
+    await new Promise((r) => process.nextTick(r));
+    expect(res.flushes).toBe(2);
+    expect(res.text.match(/event: message/g)).toHaveLength(4);
   });
 
   it("drops writes after the client left and tells its owner once", () => {
