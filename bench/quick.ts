@@ -2,7 +2,8 @@
 // and of B2, in alternating slices — a fast check while working on the hot path (the full suite is
 // `npm run bench`). With the argument `proxy` it measures only the proxy rows instead (X1, X2: our
 // stdio proxy and mcp-remote in front of the gateway; `bench/proxy.ts`); with `relay`, the
-// streaming relay against a direct gRPC read, alternating, with the gateway's CPU per event; with `observe`, the gateway
+// streaming relay against a direct gRPC read, alternating, with the gateway's CPU per event; with
+// `large`, 64 KiB and 1 MiB replies against the official SDK server (P), alternating; with `observe`, the gateway
 // against itself with metrics and tracing off (GO); with `ab <folder>`, against another build (a
 // copy of an earlier `dist/`); with `many <name>=<script>[?VAR=value&…] …`, any servers (paths
 // relative to bench/, environment after `?`). `BENCH_PROF=<dir>` writes a CPU profile of each.
@@ -19,7 +20,16 @@ const G = await startChild("G", "./servers/gateway.ts", { BACKEND }, 0);
 try {
   if (process.argv[2] === "proxy") await proxyRows(G);
   else if (process.argv[2] === "relay") await relayRows(G, BACKEND);
-  else if (process.argv[2] === "observe") {
+  else if (process.argv[2] === "large") {
+    const P = await startChild("P", "./servers/sdk-server.ts", { BACKEND }, 0);
+    // `large <folder>`: another build of the gateway too (G0), in the same slices.
+    const other = process.argv[3];
+    const G0 = other
+      ? await startChild("G0", "./servers/gateway.ts", { BACKEND, GATEWAY_DIST: other }, 0)
+      : undefined;
+    await largeRows([G, ...(G0 ? [G0] : [])], P);
+    await Promise.all([P.stop(), G0?.stop()]);
+  } else if (process.argv[2] === "observe") {
     const GO = await startChild("GO", "./servers/gateway.ts", { BACKEND, OBSERVE: "off" }, 0);
     await alternate(G, GO);
     await GO.stop();
@@ -168,4 +178,65 @@ async function relayRows(gateway: Child, backendAddress: string): Promise<void> 
   process.stdout.write(
     `relay ${Math.round(relayed / SLICES)} events/s, direct ${Math.round(direct / SLICES)} events/s, ratio ${(relayed / direct).toFixed(3)}; gateway ${((cpu / SLICES) * 1e6).toFixed(1)} µs CPU/event\n`,
   );
+}
+
+/** 64 KiB and 1 MiB replies (8 connections): gateways against P in alternating 2 s slices. */
+async function largeRows(gateways: Child[], sdk: Child): Promise<void> {
+  const body = (bytes: number, meta: boolean) =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: {
+        name: "inv_get_http_item",
+        arguments: { sku: `big:${bytes}` },
+        ...(meta
+          ? {
+              _meta: {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+              },
+            }
+          : {}),
+      },
+    });
+  const headers = {
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+    "mcp-name": "inv_get_http_item",
+  };
+  for (const bytes of [65_536, 1_048_576]) {
+    const totals = gateways.map(() => ({ requests: 0, cpu: 0 }));
+    let p = 0;
+    for (let i = 0; i <= SLICES; i++) {
+      for (const [k, g] of gateways.entries()) {
+        const c0 = g.cpuSeconds();
+        const r = await throughput({
+          url: `http://127.0.0.1:${g.port}/mcp`,
+          body: body(bytes, true),
+          headers,
+          connections: 8,
+          seconds: 2,
+        });
+        const t = totals[k];
+        if (i > 0 && t) {
+          t.requests += r.requests;
+          t.cpu += g.cpuSeconds() - c0;
+        }
+      }
+      const rp = await throughput({
+        url: `http://127.0.0.1:${sdk.port}/mcp`,
+        body: body(bytes, false),
+        connections: 8,
+        seconds: 2,
+      });
+      if (i > 0) p += rp.requests;
+    }
+    for (const [k, g] of gateways.entries()) {
+      const t = totals[k] ?? { requests: 0, cpu: 0 };
+      process.stdout.write(
+        `${bytes} bytes: ${g.name} ${Math.round(t.requests / (2 * SLICES))} req/s, P ${Math.round(p / (2 * SLICES))} req/s, ratio ${(t.requests / p).toFixed(2)}; ${((t.cpu / t.requests) * 1e3).toFixed(2)} ms CPU/call\n`,
+      );
+    }
+  }
 }
