@@ -13,6 +13,7 @@ import {
   type McpServer,
   type RequestId,
 } from "../mcp/index.js";
+import { messageParts } from "./message-text.js";
 import type { ReplyStream } from "./session-streams.js";
 import { SSE_HEADERS, sseEvent, writeBatched } from "./sse.js";
 
@@ -84,8 +85,31 @@ export class Reply {
       return;
     }
     if (this.res.destroyed || this.res.headersSent) return;
-    this.res.writeHead(status, { ...JSON_HEADERS, ...this.extra }).end(JSON.stringify(response));
+    const body = messageParts(response);
+    if (typeof body === "string") {
+      // With the length given, Node sends the body as is rather than in chunked encoding.
+      const headers = { ...JSON_HEADERS, ...this.extra, "content-length": Buffer.byteLength(body) };
+      this.res.writeHead(status, headers).end(body);
+      return;
+    }
+    // Parts written in one tick leave in one socket write (Node corks the connection meanwhile).
+    const lengths = body.map((part) => Buffer.byteLength(part));
+    const length = lengths.reduce((sum, n) => sum + n, 0);
+    this.res.writeHead(status, { ...JSON_HEADERS, ...this.extra, "content-length": length });
+    const last = body.length - 1;
+    for (let i = 0; i < last; i++)
+      this.res.write(body[i], textEncoding(body[i] as string, lengths[i] as number));
+    this.res.end(body[last], textEncoding(body[last] as string, lengths[last] as number));
   }
+}
+
+/**
+ * The encoding to write `text` in, knowing its UTF-8 length: ASCII text (as
+ * long in UTF-8 as in code units) is the same bytes in Latin-1, which Node
+ * copies instead of encoding, about half the cost for a large reply.
+ */
+function textEncoding(text: string, utf8Length: number): BufferEncoding {
+  return utf8Length === text.length ? "latin1" : "utf8";
 }
 
 /** Answers with a JSON-RPC message as JSON (nothing when a response was already started). */

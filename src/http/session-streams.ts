@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import { ErrorCode, failure, type RequestId } from "../mcp/index.js";
 import type { Attachment, LiveSession, SessionContext } from "./live-session.js";
 import { andThen, quietly, serial, settled, type Tail } from "./maybe-promise.js";
+import { messageText } from "./message-text.js";
 import { writeBatched } from "./sse.js";
 import { eventId, SseConnection, sseFrame } from "./sse-connection.js";
 
@@ -52,10 +53,10 @@ export function createSessionStreams(ctx: SessionContext) {
         attach(live, stream, res, extra, 0, prime);
       },
       send(message) {
-        emit(live, stream, tails, JSON.stringify(message));
+        emit(live, stream, tails, messageText(message));
       },
       finish(message) {
-        emit(live, stream, tails, JSON.stringify(message));
+        emit(live, stream, tails, messageText(message));
         this.close();
       },
       close() {
@@ -88,7 +89,7 @@ export function createSessionStreams(ctx: SessionContext) {
 
   /** A message not tied to a request: the standalone GET stream, or the 2024-11-05 stream. */
   function notify(live: LiveSession, message: unknown): void {
-    const data = JSON.stringify(message);
+    const data = messageText(message);
     if (live.era === "legacy") {
       if (live.legacyRes) writeBatched(live.legacyRes, `event: message\ndata: ${data}\n\n`);
       else quietly(bus.publish(live.id, { kind: "notify", data }));
@@ -228,7 +229,7 @@ export function createSessionStreams(ctx: SessionContext) {
     const response = failure(requestId, ErrorCode.InternalError, text, { retryable: true });
     const tails: Tail = { current: undefined };
     live.producing.add(stream);
-    emit(live, stream, tails, JSON.stringify(response));
+    emit(live, stream, tails, messageText(response));
     serial(tails, () =>
       andThen(events.end(live.id, stream), () => {
         live.producing.delete(stream);

@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { messageText } from "./message-text.js";
 
 /** Headers of every SSE response; `X-Accel-Buffering: no` keeps nginx from holding events back. */
 export const SSE_HEADERS = {
@@ -9,7 +10,7 @@ export const SSE_HEADERS = {
 
 /** One JSON-RPC message as an SSE `message` event, with an `id` when the stream is resumable. */
 export function sseEvent(message: unknown, id?: string): string {
-  const data = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+  const data = `event: message\ndata: ${messageText(message)}\n\n`;
   return id === undefined ? data : `id: ${id}\n${data}`;
 }
 

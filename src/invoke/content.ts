@@ -64,10 +64,31 @@ export function resourceContents(r: Json): { [k: string]: unknown } {
   return out;
 }
 
-/** A `mcpengine.v1.ToolResult` as a CallToolResult. */
+/** The JSON text of results' structured content, by result (see {@link structuredText}). */
+const LARGE_TEXT = 16 * 1024;
+const structuredTexts = new WeakMap<CallToolResult, { readonly of: JsonObject; readonly text: string }>();
+
 /** A plain reply: `structuredContent` plus the same JSON as text (MCP 2025-11-25 server/tools "Structured Content"). */
 export function structuredResult(json: JsonObject): CallToolResult {
-  return { content: [{ type: "text", text: JSON.stringify(json) }], structuredContent: json };
+  const text = JSON.stringify(json);
+  const result = { content: [{ type: "text", text }], structuredContent: json };
+  // Kept for large results only: for a small one, serializing it again costs less than splicing.
+  if (text.length >= LARGE_TEXT) structuredTexts.set(result, { of: json, text });
+  return result;
+}
+
+/**
+ * The JSON text of a result's `structuredContent`, when {@link structuredResult}
+ * made it, it is large (16 KiB or more), and the content is still the object
+ * it serialized: the text block
+ * holds the same JSON, so a response can carry it without serializing the
+ * content a second time (`messageText` in src/http).
+ */
+export function structuredText(result: object): string | undefined {
+  const kept = structuredTexts.get(result as CallToolResult);
+  return kept !== undefined && kept.of === (result as CallToolResult).structuredContent
+    ? kept.text
+    : undefined;
 }
 
 /** A tool execution error the model can read (MCP 2025-11-25 server/tools "Error Handling"). */
@@ -75,6 +96,7 @@ export function toolErrorResult(text: string): CallToolResult {
   return { content: [{ type: "text", text }], isError: true };
 }
 
+/** A `mcpengine.v1.ToolResult` as a CallToolResult. */
 export function toolResult(r: Json): CallToolResult {
   const content = Array.isArray(r.content) ? r.content.map((c) => contentBlock(c as Json)) : [];
   const out: CallToolResult = { content };
