@@ -14,6 +14,8 @@ import { type Child, startChild } from "./proc.js";
 import { measureProxies, type ProxyFigures } from "./proxy.js";
 
 const SLICES = Number(process.env.QUICK_SLICES ?? 4);
+/** Which call a child of `many` gets: `CALL=sse` in its spec for GE's (one streamed message, answered as SSE). */
+const callOf = new Map<Child, string>();
 const backend = await startChild("backend", "./backend.ts", {}, 1);
 const BACKEND = `127.0.0.1:${backend.port}`;
 const G = await startChild("G", "./servers/gateway.ts", { BACKEND }, 0);
@@ -41,7 +43,9 @@ try {
       const [script = "", query = ""] = spec.slice(eq + 1).split("?");
       const name = eq > 0 ? spec.slice(0, eq) : script;
       const env = Object.fromEntries(new URLSearchParams(query));
-      children.push(await startChild(name, script, { BACKEND, ...env }, 0));
+      const child = await startChild(name, script, { BACKEND, ...env }, 0);
+      if (env.CALL) callOf.set(child, env.CALL);
+      children.push(child);
     }
     await alternate(...children);
     await Promise.all(children.map((c) => c.stop()));
@@ -62,31 +66,39 @@ try {
   await Promise.all([G.stop(), backend.stop()]);
 }
 
+/** The small 2026-07-28 call of the bench's G row, or (`sse`) GE's: a one-message stream answered as SSE. */
+function smallCall(kind: string | undefined): { body: string; headers: Record<string, string> } {
+  const sse = kind === "sse";
+  const name = sse ? "inv_tail_item" : "inv_get_http_item";
+  const meta = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    ...(sse ? { progressToken: "p" } : {}),
+  };
+  const args = sse ? { sku: "S", count: 1 } : { sku: "A1" };
+  return {
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name, arguments: args, _meta: meta },
+    }),
+    headers: { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": name },
+  };
+}
+
 /** `a` and `b` in alternating 2 s slices after a warm-up slice: req/s and CPU per call of each. */
 async function alternate(...children: Child[]): Promise<void> {
   const [a, b] = children as [Child, Child];
-  const body = JSON.stringify({
-    jsonrpc: "2.0",
-    id: 1,
-    method: "tools/call",
-    params: {
-      name: "inv_get_http_item",
-      arguments: { sku: "A1" },
-      _meta: {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-      },
-    },
-  });
-  const headers = {
-    "mcp-protocol-version": "2026-07-28",
-    "mcp-method": "tools/call",
-    "mcp-name": "inv_get_http_item",
-  };
   const totals = new Map<string, { requests: number; cpu: number }>();
   for (let i = 0; i <= SLICES; i++) {
     for (const child of children) {
-      const load = { url: `http://127.0.0.1:${child.port}/mcp`, body, headers, connections: 32, seconds: 2 };
+      const load = {
+        url: `http://127.0.0.1:${child.port}/mcp`,
+        ...smallCall(callOf.get(child)),
+        connections: 32,
+        seconds: 2,
+      };
       const c0 = child.cpuSeconds();
       const r = await throughput(load);
       const c1 = child.cpuSeconds();
