@@ -26,6 +26,7 @@ import { awaitOperation } from "./operations.js";
 import { replyJson } from "./reply-json.js";
 import { describeRpcError } from "./rich-status.js";
 import { checkArguments } from "./strict-json.js";
+import { SingleRequest } from "./wrap-transport.js";
 
 /** Most messages collected from one server-streaming call; one more fails the call. */
 const MAX_STREAM_MESSAGES = 10_000;
@@ -168,52 +169,48 @@ async function callStreaming(
 ): Promise<CallToolResult> {
   const method = tool.method;
   if (!isServerStreaming(method)) throw new Error(`${method.name} is not a server-streaming method`);
-  const abort = new AbortController();
-  const onAbort = () => abort.abort(ctx.signal?.reason);
-  ctx.signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    const res = await backend.transport.stream(
-      method,
-      abort.signal,
-      ctx.timeoutMs ?? backend.timeoutMs,
-      requestHeaders(ctx),
-      single(request),
-    );
-    const events = method.output.typeName === WellKnown.ToolEvent;
-    const messages: JsonValue[] = [];
-    const limit = backend.maxResultBytes ?? MAX_RESULT_BYTES;
-    let bytes = 0;
-    let result: CallToolResult | undefined;
-    for await (const msg of res.message) {
-      const json = replyJson(method.output, msg, backend.registry);
-      if (events) {
-        result = relayEvent(json, ctx) ?? result;
-        continue;
-      }
-      if (messages.length >= MAX_STREAM_MESSAGES) {
-        // A result cut short must not pass for the whole one: stop the stream and say why.
-        abort.abort();
-        return toolErrorResult(
-          `The result of tool "${tool.name}" exceeds ${MAX_STREAM_MESSAGES} messages from backend "${backend.name}"; the call was cancelled.`,
-        );
-      }
-      const text = JSON.stringify(json);
-      bytes += text.length;
-      if (bytes > limit) {
-        // Bounded memory: a backend may stream without end; stop it and say why.
-        abort.abort();
-        return toolErrorResult(
-          `The result of tool "${tool.name}" exceeds ${limit} bytes after ${messages.length} messages from backend "${backend.name}"; the call was cancelled.`,
-        );
-      }
-      messages.push(json);
-      ctx.onProgress?.({ progress: messages.length, message: text });
+  // Leaving the loop early (too many messages or bytes) ends the stream: the message iterator's
+  // `return()` cancels the RPC, so no controller of our own is needed.
+  const res = await backend.transport.stream(
+    method,
+    ctx.signal,
+    ctx.timeoutMs ?? backend.timeoutMs,
+    requestHeaders(ctx),
+    new SingleRequest(request),
+  );
+  const events = method.output.typeName === WellKnown.ToolEvent;
+  const messages: JsonValue[] = [];
+  // Each message's JSON text, for the result's: serialized once (`structuredResult`).
+  const texts: string[] = [];
+  const limit = backend.maxResultBytes ?? MAX_RESULT_BYTES;
+  let bytes = 0;
+  let result: CallToolResult | undefined;
+  for await (const msg of res.message) {
+    const json = replyJson(method.output, msg, backend.registry);
+    if (events) {
+      result = relayEvent(json, ctx) ?? result;
+      continue;
     }
-    if (events) return result ?? { content: [] };
-    return structuredResult({ messages });
-  } finally {
-    ctx.signal?.removeEventListener("abort", onAbort);
+    if (messages.length >= MAX_STREAM_MESSAGES) {
+      // A result cut short must not pass for the whole one: stop the stream and say why.
+      return toolErrorResult(
+        `The result of tool "${tool.name}" exceeds ${MAX_STREAM_MESSAGES} messages from backend "${backend.name}"; the call was cancelled.`,
+      );
+    }
+    const text = JSON.stringify(json);
+    bytes += text.length;
+    if (bytes > limit) {
+      // Bounded memory: a backend may stream without end; stop it and say why.
+      return toolErrorResult(
+        `The result of tool "${tool.name}" exceeds ${limit} bytes after ${messages.length} messages from backend "${backend.name}"; the call was cancelled.`,
+      );
+    }
+    messages.push(json);
+    texts.push(text);
+    ctx.onProgress?.({ progress: messages.length, message: text });
   }
+  if (events) return result ?? { content: [] };
+  return structuredResult({ messages }, `{"messages":[${texts.join(",")}]}`);
 }
 
 /** Passes a `ToolEvent`'s progress or log on; returns its result, if it is one. */
@@ -239,10 +236,6 @@ function isUnary(m: DescMethod): m is DescMethodUnary {
 
 function isServerStreaming(m: DescMethod): m is DescMethodStreaming {
   return m.methodKind === "server_streaming";
-}
-
-async function* single<T>(value: T): AsyncIterable<T> {
-  yield value;
 }
 
 /** Why a call was refused for lack of a free slot; retryable. */

@@ -68,9 +68,11 @@ export function resourceContents(r: Json): { [k: string]: unknown } {
 const LARGE_TEXT = 16 * 1024;
 const structuredTexts = new WeakMap<CallToolResult, { readonly of: JsonObject; readonly text: string }>();
 
-/** A plain reply: `structuredContent` plus the same JSON as text (MCP 2025-11-25 server/tools "Structured Content"). */
-export function structuredResult(json: JsonObject): CallToolResult {
-  const text = JSON.stringify(json);
+/**
+ * A plain reply: `structuredContent` plus the same JSON as text (MCP 2025-11-25
+ * server/tools "Structured Content"); `text`, when given, must be `json`'s JSON.
+ */
+export function structuredResult(json: JsonObject, text = JSON.stringify(json)): CallToolResult {
   const result = { content: [{ type: "text", text }], structuredContent: json };
   // Kept for large results only: for a small one, serializing it again costs less than splicing.
   if (text.length >= LARGE_TEXT) structuredTexts.set(result, { of: json, text });

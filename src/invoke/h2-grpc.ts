@@ -23,6 +23,7 @@ import { trailerStatus } from "./grpc-status.js";
 import { type ConnectionPool, type ConnectionPoolOptions, createConnectionPool } from "./h2-connections.js";
 import { httpStatusCode, resetError } from "./h2-errors.js";
 import type { StaticHeaders } from "./static-headers.js";
+import { firstRequest } from "./wrap-transport.js";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
@@ -228,11 +229,8 @@ export function createH2GrpcTransport(options: H2GrpcOptions): H2GrpcTransport {
       if (method.methodKind !== "server_streaming") {
         throw new ConnectError("only server-streaming calls are supported", Code.Unimplemented);
       }
-      let first: MessageInitShape<I> | undefined;
-      for await (const m of input) {
-        first = m;
-        break;
-      }
+      const request = firstRequest(input);
+      const first = request instanceof Promise ? await request : request;
       if (first === undefined)
         throw new ConnectError("a server-streaming call needs a request", Code.Internal);
       const queue: MessageShape<O>[] = [];

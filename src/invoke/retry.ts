@@ -14,7 +14,7 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { isBackendDown } from "./h2-connections.js";
-import { type CallHeader, wrapTransport } from "./wrap-transport.js";
+import { type CallHeader, firstRequest, SingleRequest, wrapTransport } from "./wrap-transport.js";
 
 /** How calls to idempotent methods are retried. */
 export interface RetryPolicy {
@@ -102,16 +102,14 @@ export function withRetries(inner: Transport, policy: RetryPolicy): Transport {
           return next(method, signal, timeoutMs, header, input, contextValues);
         }
         // A server stream has one request: kept to send it again.
-        let request: MessageInitShape<I> | undefined;
-        for await (const m of input) {
-          request = m;
-          break;
-        }
+        const given = firstRequest(input);
+        const request = given instanceof Promise ? await given : given;
         if (request === undefined) return next(method, signal, timeoutMs, header, input, contextValues);
         const sent = request;
         const plan = planner(signal, timeoutMs, Date.now());
         let attempt = 1;
-        const open = (ms: number | undefined) => next(method, signal, ms, header, once(sent), contextValues);
+        const open = (ms: number | undefined) =>
+          next(method, signal, ms, header, new SingleRequest(sent), contextValues);
         /** Opens the stream again after `err`, as often as the policy allows; throws when it does not. */
         const reopen = async (err0: unknown): Promise<StreamResponse<I, O>> => {
           let err = err0;
@@ -196,8 +194,4 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return cancelled();
     signal?.addEventListener("abort", cancelled, { once: true });
   });
-}
-
-async function* once<T>(value: T): AsyncIterable<T> {
-  yield value;
 }

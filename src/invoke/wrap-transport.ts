@@ -31,3 +31,27 @@ export function wrapTransport(inner: Transport, wrappers: TransportWrappers): Tr
     stream: wrappers.stream ? wrappers.stream(stream) : stream,
   };
 }
+
+/**
+ * The one request of a server-streaming call, as the async iterable a
+ * transport takes, whose value our own transport and wrappers read at once
+ * ({@link firstRequest}): draining an async generator at each layer cost more
+ * than the rest of a small streamed call's setup. Connect's transports iterate
+ * it as any other.
+ */
+export class SingleRequest<T> implements AsyncIterable<T> {
+  constructor(readonly value: T) {}
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    yield this.value;
+  }
+}
+
+/** The first request of a call's input; undefined when it has none. */
+export function firstRequest<T>(input: AsyncIterable<T>): T | undefined | Promise<T | undefined> {
+  if (input instanceof SingleRequest) return input.value as T;
+  return (async () => {
+    for await (const m of input) return m;
+    return undefined;
+  })();
+}

@@ -154,23 +154,51 @@ export function observeTransport(inner: Transport, options: BackendObserverOptio
           done(method, start, span, err);
           throw err;
         }
-        const messages = res.message;
-        async function* observed(): AsyncGenerator<MessageShape<O>> {
-          // Left early (the invoker stopped reading: too many messages, or cancelled): CANCELLED.
-          let failure: unknown = new ConnectError("stopped reading", Code.Canceled);
-          try {
-            yield* messages;
-            failure = undefined;
-          } catch (err) {
-            failure = err;
-            throw err;
-          } finally {
-            done(method, start, span, failure);
-          }
-        }
-        return { ...res, message: observed() };
+        return {
+          ...res,
+          message: observedMessages(res.message, (failure) => done(method, start, span, failure)),
+        };
       },
   });
+}
+
+/**
+ * `messages`, with `end(failure)` called once when they end (`undefined`),
+ * fail (the error), or the reader stops early (CANCELLED). An iterator of its
+ * own rather than an async generator: one promise per message instead of a
+ * generator's several, on the relay's path.
+ */
+function observedMessages<T>(messages: AsyncIterable<T>, end: (failure: unknown) => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const inner = messages[Symbol.asyncIterator]();
+      let over = false;
+      const finish = (failure: unknown) => {
+        if (over) return;
+        over = true;
+        end(failure);
+      };
+      return {
+        next: () =>
+          inner.next().then(
+            (r) => {
+              if (r.done) finish(undefined);
+              return r;
+            },
+            (err: unknown) => {
+              finish(err);
+              throw err;
+            },
+          ),
+        return: (value?: unknown) => {
+          finish(new ConnectError("stopped reading", Code.Canceled));
+          return inner.return
+            ? inner.return(value)
+            : Promise.resolve({ done: true as const, value: value as T });
+        },
+      };
+    },
+  };
 }
 
 /** The `traceparent`/`tracestate` of a call's metadata, in whichever form it was given. */
