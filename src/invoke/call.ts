@@ -20,7 +20,7 @@ import {
   toolResult,
   WellKnown,
 } from "./content.js";
-import { type InflightLimit, withinLimits } from "./inflight.js";
+import { acquireAll, type InflightLimit, releaseAll, withinLimits } from "./inflight.js";
 import { encodeInputResponses, findInputRequired, INPUT_HEADER } from "./input.js";
 import { awaitOperation } from "./operations.js";
 import { replyJson } from "./reply-json.js";
@@ -38,9 +38,11 @@ const MAX_RESULT_BYTES = 16 * 1024 * 1024;
  * protovalidate rules when the input declares any, the RPC, and a result with
  * `structuredContent` plus the same JSON as text. Bad arguments and backend
  * failures are tool execution errors (`isError: true`), per MCP 2025-11-25
- * server/tools "Error Handling".
+ * server/tools "Error Handling". A chain of promises rather than nested
+ * async functions: each of those added a promise and a turn of the microtask
+ * queue to every call (the hot path).
  */
-export async function callTool(
+export function callTool(
   tool: ToolDef,
   args: unknown,
   backend: BackendHandle,
@@ -48,26 +50,38 @@ export async function callTool(
 ): Promise<Outcome<CallToolResult>> {
   const decoded = decodeArguments(tool.method.input, args, backend.registry);
   if ("error" in decoded) {
-    return { done: toolErrorResult(`Invalid arguments for tool "${tool.name}": ${decoded.error}`) };
+    return done(toolErrorResult(`Invalid arguments for tool "${tool.name}": ${decoded.error}`));
   }
   const violations = backend.validator.validate(tool.method.input, decoded.message);
-  if (violations)
-    return { done: toolErrorResult(`Invalid arguments for tool "${tool.name}":\n${violations}`) };
+  if (violations) return done(toolErrorResult(`Invalid arguments for tool "${tool.name}":\n${violations}`));
+  const limits = backend.limits ?? [];
+  const full = acquireAll(limits);
+  if (full) return done(toolErrorResult(busy(backend, full)));
+  let call: Promise<CallToolResult>;
   try {
-    return await withinLimits(
-      backend.limits ?? [],
-      (full) => ({ done: toolErrorResult(busy(backend, full)) }),
-      async () =>
-        tool.streaming
-          ? { done: await callStreaming(tool, decoded.message, backend, ctx) }
-          : { done: await callUnary(tool, decoded.message, backend, ctx) },
-    );
+    call = tool.streaming
+      ? callStreaming(tool, decoded.message, backend, ctx)
+      : callUnary(tool, decoded.message, backend, ctx);
   } catch (err) {
-    const rpcError = ConnectError.from(err);
-    const input = findInputRequired(rpcError);
-    if (input) return { input };
-    return { done: toolErrorResult(describeRpcError(rpcError)) };
+    call = Promise.reject(err);
   }
+  return call.then(
+    (result) => {
+      releaseAll(limits);
+      return { done: result };
+    },
+    (err: unknown) => {
+      releaseAll(limits);
+      const rpcError = ConnectError.from(err);
+      const input = findInputRequired(rpcError);
+      if (input) return { input };
+      return { done: toolErrorResult(describeRpcError(rpcError)) };
+    },
+  );
+}
+
+function done(result: CallToolResult): Promise<Outcome<CallToolResult>> {
+  return Promise.resolve({ done: result });
 }
 
 /**
@@ -113,7 +127,7 @@ function decodeArguments(input: DescMessage, args: unknown, registry: Registry):
   }
 }
 
-async function callUnary(
+function callUnary(
   tool: ToolDef,
   request: MessageShape<DescMessage>,
   backend: BackendHandle,
@@ -123,10 +137,13 @@ async function callUnary(
   if (!isUnary(method)) throw new Error(`${method.name} is not a unary method`);
   if (tool.operation) {
     // AIP-151: the reply is a handle on work that runs on; the result is what it produces.
-    return awaitOperation(tool, await unaryMessage(method, request, backend, ctx), backend, ctx);
+    return unaryMessage(method, request, backend, ctx).then((op) => awaitOperation(tool, op, backend, ctx));
   }
-  const json = await unary(method, request, backend, ctx);
-  return method.output.typeName === WellKnown.ToolResult ? toolResult(json) : structuredResult(json);
+  const wellKnown = method.output.typeName === WellKnown.ToolResult;
+  return unaryMessage(method, request, backend, ctx).then((message) => {
+    const json = replyJson(method.output, message, backend.registry);
+    return wellKnown ? toolResult(json) : structuredResult(json);
+  });
 }
 
 /** One unary RPC with the context's signal, deadline and metadata; the reply as ProtoJSON. */
@@ -140,20 +157,15 @@ async function unary(
 }
 
 /** One unary RPC with the context's signal, deadline and metadata; the reply message. */
-async function unaryMessage(
+function unaryMessage(
   method: DescMethodUnary,
   request: MessageShape<DescMessage>,
   backend: BackendHandle,
   ctx: CallContext,
 ): Promise<MessageShape<DescMessage>> {
-  const res = await backend.transport.unary(
-    method,
-    ctx.signal,
-    ctx.timeoutMs ?? backend.timeoutMs,
-    requestHeaders(ctx),
-    request,
-  );
-  return res.message;
+  return backend.transport
+    .unary(method, ctx.signal, ctx.timeoutMs ?? backend.timeoutMs, requestHeaders(ctx), request)
+    .then((res) => res.message);
 }
 
 function requestHeaders(ctx: CallContext): { [key: string]: string } | undefined {

@@ -25,23 +25,34 @@ export class InflightLimit {
   }
 }
 
+/** Takes a slot of every limit; when one is full, takes none and returns that one. */
+export function acquireAll(limits: readonly InflightLimit[]): InflightLimit | undefined {
+  for (let i = 0; i < limits.length; i++) {
+    const limit = limits[i] as InflightLimit;
+    if (!limit.acquire()) {
+      for (let j = 0; j < i; j++) (limits[j] as InflightLimit).release();
+      return limit;
+    }
+  }
+  return undefined;
+}
+
+/** Gives back the slots {@link acquireAll} took. */
+export function releaseAll(limits: readonly InflightLimit[]): void {
+  for (const limit of limits) limit.release();
+}
+
 /** Runs `work` holding a slot of every limit, or returns `refused()` when one is full. */
 export async function withinLimits<T>(
   limits: readonly InflightLimit[],
   refused: (full: InflightLimit) => T,
   work: () => Promise<T>,
 ): Promise<T> {
-  const taken: InflightLimit[] = [];
-  for (const limit of limits) {
-    if (!limit.acquire()) {
-      for (const t of taken) t.release();
-      return refused(limit);
-    }
-    taken.push(limit);
-  }
+  const full = acquireAll(limits);
+  if (full) return refused(full);
   try {
     return await work();
   } finally {
-    for (const t of taken) t.release();
+    releaseAll(limits);
   }
 }

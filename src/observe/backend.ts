@@ -124,17 +124,26 @@ export function observeTransport(inner: Transport, options: BackendObserverOptio
   }
 
   return wrapTransport(inner, {
-    unary: (next) => async (method, signal, timeoutMs, header, input, contextValues) => {
+    unary: (next) => (method, signal, timeoutMs, header, input, contextValues) => {
       const start = performance.now();
       const span = spanFor(method, header);
+      let call: ReturnType<typeof next<typeof method.input, typeof method.output>>;
       try {
-        const res = await next(method, signal, timeoutMs, withSpan(header, span), input, contextValues);
-        done(method, start, span, undefined);
-        return res;
+        call = next(method, signal, timeoutMs, withSpan(header, span), input, contextValues);
       } catch (err) {
-        done(method, start, span, err);
-        throw err;
+        call = Promise.reject(err);
       }
+      // `then` rather than an async function: one promise less per call.
+      return call.then(
+        (res) => {
+          done(method, start, span, undefined);
+          return res;
+        },
+        (err: unknown) => {
+          done(method, start, span, err);
+          throw err;
+        },
+      );
     },
     stream: (next) =>
       async function observedStream<I extends DescMessage, O extends DescMessage>(
