@@ -1,10 +1,4 @@
-import type {
-  DescMessage,
-  DescMethod,
-  DescMethodStreaming,
-  MessageInitShape,
-  MessageShape,
-} from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescMethodStreaming, MessageInitShape } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,

@@ -29,7 +29,9 @@ beforeAll(async () => {
     },
     async *tailItem(req) {
       for (let i = 0; i < req.count; i++) {
-        yield { item: create(ItemSchema, { sku: req.sku, name: "🙂".repeat(200_000), quantity: BigInt(i + 1) }) };
+        yield {
+          item: create(ItemSchema, { sku: req.sku, name: "🙂".repeat(200_000), quantity: BigInt(i + 1) }),
+        };
       }
     },
   });
