@@ -122,6 +122,12 @@ async function main(): Promise<void> {
   const gw = statelessHeaders("inv_get_http_item");
   await add("B0 node:http fixed reply", "./servers/b0-http.ts", {});
   const B2 = await add("B2 node:http + one gRPC hop", "./servers/b2-passthrough.ts", { BACKEND });
+  const B3 = await add(
+    "B3 B2 + JSON-RPC parse and ProtoJSON both ways (the least a translator does)",
+    "./servers/b3-minimal.ts",
+    { BACKEND },
+    { body: statelessBody, headers: gw },
+  );
   const P = await add("P official SDK server", "./servers/sdk-server.ts", { BACKEND });
   const G = await add(
     "G gateway, 2026-07-28",
@@ -374,6 +380,9 @@ async function main(): Promise<void> {
   const authRatio = await interleaved(G, GA);
   const redisRatio = GR ? await interleaved(GS, GR) : undefined;
   const b2Ratio = await interleaved(B2, G);
+  // The floor: how far the least possible translator gets against B2, and the gateway against it.
+  const b3Ratio = await interleaved(B2, B3);
+  const gOverB3 = await interleaved(B3, G);
   // The server is pinned to one CPU and saturated: throughput is the inverse of CPU per call.
   const observeRatio = await interleaved(GO, G);
   // The SSE reply and the session cost against the plain stateless call, in the same process: CPU
@@ -381,7 +390,7 @@ async function main(): Promise<void> {
   const geCpuRatio = await interleavedCpu(G, GE);
   const gsCpuRatio = await interleavedCpu(G, GS);
   process.stderr.write(
-    `interleaved: added p50 ${addedP50.toFixed(3)} ms (median of pair differences ${pairedMedian.toFixed(3)}); auth interleaved ratio ${authRatio.toFixed(3)}; G/B2 interleaved ${b2Ratio.toFixed(3)}; G/GO (observability) interleaved ${observeRatio.toFixed(3)}; CPU per call GE/G ${geCpuRatio.toFixed(3)}, GS/G ${gsCpuRatio.toFixed(3)}\n`,
+    `interleaved: added p50 ${addedP50.toFixed(3)} ms (median of pair differences ${pairedMedian.toFixed(3)}); auth interleaved ratio ${authRatio.toFixed(3)}; G/B2 interleaved ${b2Ratio.toFixed(3)}, B3/B2 ${b3Ratio.toFixed(3)}, G/B3 ${gOverB3.toFixed(3)}; G/GO (observability) interleaved ${observeRatio.toFixed(3)}; CPU per call GE/G ${geCpuRatio.toFixed(3)}, GS/G ${gsCpuRatio.toFixed(3)}\n`,
   );
 
   // Large replies: the gateway against P, same backend reply, same concurrency.
@@ -581,6 +590,8 @@ async function main(): Promise<void> {
     addedPairedMedianMs: Number(pairedMedian.toFixed(3)),
     authInterleavedRatio: Number(authRatio.toFixed(3)),
     b2InterleavedRatio: Number(b2Ratio.toFixed(3)),
+    b3OverB2InterleavedRatio: Number(b3Ratio.toFixed(3)),
+    gOverB3InterleavedRatio: Number(gOverB3.toFixed(3)),
     observeInterleavedRatio: Number(observeRatio.toFixed(3)),
     observeCpuPerCallRatio: Number((m(G, "cpuPerCall") / m(GO, "cpuPerCall")).toFixed(3)),
     geCpuInterleavedRatio: Number(geCpuRatio.toFixed(3)),
@@ -629,6 +640,8 @@ async function main(): Promise<void> {
     ),
     "",
     `Peak RSS per in-flight 1 MiB call: ${mib(largeRssPerCall).toFixed(2)} MiB (RSS before ${mib(largeRss.beforeBytes).toFixed(1)} MiB).`,
+    "",
+    `Throughput in alternating slices: G/B2 ${b2Ratio.toFixed(3)}; B3/B2 ${b3Ratio.toFixed(3)} (the least a translator does, against the bare hop); G/B3 ${gOverB3.toFixed(3)}.`,
     "",
     `Streaming relay (${STREAM_MESSAGES} × 1 KiB per call, 4 concurrent): gateway ${relay.eventsPerSecond.toFixed(0)} events/s, direct gRPC ${direct.toFixed(0)} events/s; time to first event ${ttfe.toFixed(3)} ms.`,
     `Idle 2024-11-05 sessions: ${(perSessionRss / 1024).toFixed(1)} KiB RSS, ${(perSessionHeap / 1024).toFixed(1)} KiB heap each (${IDLE_SESSIONS} sessions).`,
