@@ -7,7 +7,7 @@ import type { HttpListener } from "../../src/http/index.js";
 import { createLogger } from "../../src/observe/index.js";
 import { type LogLine, startJwks } from "../observe/rig.js";
 import { startConnectServer } from "../support/echo-server.js";
-import { IMAGE_PATH } from "../support/image.js";
+import { inventoryBackend } from "../support/image.js";
 import { STATELESS_META, statelessRequest } from "../support/stateless.js";
 
 /**
@@ -98,14 +98,7 @@ async function startGateway(config: Record<string, unknown>): Promise<LimitedGat
   const parsed = parseConfig(
     JSON.stringify({
       listen: "127.0.0.1:0",
-      backends: [
-        {
-          name: "inv",
-          target: backend.url,
-          descriptors: IMAGE_PATH,
-          services: ["mcpengine.testing.v1.InventoryService"],
-        },
-      ],
+      backends: [inventoryBackend(backend.url)],
       ...config,
     }),
     { source: "test" },

@@ -5,7 +5,7 @@ import { parseConfig } from "../../src/config/index.js";
 import { createGateway } from "../../src/gateway.js";
 import type { HttpListener } from "../../src/http/index.js";
 import { startConnectServer } from "../support/echo-server.js";
-import { IMAGE_PATH } from "../support/image.js";
+import { inventoryBackend } from "../support/image.js";
 import { statelessRequest } from "../support/stateless.js";
 
 /**
@@ -38,14 +38,7 @@ beforeAll(async () => {
   const config = parseConfig(
     JSON.stringify({
       listen: "127.0.0.1:0",
-      backends: [
-        {
-          name: "inv",
-          target: backend.url,
-          descriptors: IMAGE_PATH,
-          services: ["mcpengine.testing.v1.InventoryService"],
-        },
-      ],
+      backends: [inventoryBackend(backend.url)],
     }),
     { source: "test" },
   );

@@ -9,7 +9,7 @@ import { createGateway, type Gateway, type GatewayOptions } from "../../src/gate
 import type { HttpListener } from "../../src/http/index.js";
 import { createLogger, type LogThreshold } from "../../src/observe/index.js";
 import { startConnectServer } from "../support/echo-server.js";
-import { IMAGE_PATH } from "../support/image.js";
+import { inventoryBackend } from "../support/image.js";
 import { statelessRequest } from "../support/stateless.js";
 
 /** A JWT-shaped secret planted where a careless log line would pick it up. */
@@ -70,14 +70,7 @@ export async function startRig(
   const config = parseConfig(
     JSON.stringify({
       listen: "127.0.0.1:0",
-      backends: [
-        {
-          name: "inv",
-          target: backend.url,
-          descriptors: IMAGE_PATH,
-          services: ["mcpengine.testing.v1.InventoryService"],
-        },
-      ],
+      backends: [inventoryBackend(backend.url)],
       ...options.config,
     }),
     { source: "test" },

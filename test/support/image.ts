@@ -20,3 +20,18 @@ export function imageService(typeName: string): DescService {
   if (!s) throw new Error(`service ${typeName} not in the image`);
   return s;
 }
+
+/** The config entry of backend "inv": the test InventoryService at `target`, described by the image. */
+export function inventoryBackend(target: string): {
+  name: string;
+  target: string;
+  descriptors: string;
+  services: string[];
+} {
+  return {
+    name: "inv",
+    target,
+    descriptors: IMAGE_PATH,
+    services: ["mcpengine.testing.v1.InventoryService"],
+  };
+}
